@@ -1,0 +1,3 @@
+from jointsed.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Data layer: DESED annotations, label encoding, datasets and batch composition, synthesis."""
