@@ -16,6 +16,11 @@ from jointsed.errors import JointsedError
 
 # command name -> module under jointsed.cli, in the order shown by --help
 COMMANDS: dict[str, str] = {
+    "synth": "synth",
+    "features": "features",
+    "train": "train",
+    "predict": "predict",
+    "evaluate": "evaluate",
 }
 
 

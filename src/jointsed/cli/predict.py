@@ -1,0 +1,86 @@
+"""``jointsed predict``: detect sound events in audio files with a trained model.
+
+    jointsed predict runs/gl AUDIO... --out predictions.tsv [--scores scores/]
+
+Files of any length (longer files: sliding windows), format, channel count and sample rate.
+Writes a DESED event table (``filename onset offset event_label``; files without events get an
+empty row) and, with ``--scores``, one sed_scores_eval frame-score file per clip (readable by
+``jointsed evaluate``). Post-processing: ``postprocess.json`` next to the checkpoint if present
+(``jointsed tune``), else Lin et al.'s defaults stored in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "Detect sound events in audio files with a trained model (run folder or checkpoint)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, metavar="RUN_DIR_OR_CHECKPOINT",
+                        help="run folder (uses checkpoints/best.ckpt) or a .ckpt file")
+    parser.add_argument("audio", nargs="+", type=Path, metavar="AUDIO",
+                        help="audio files and/or folders (audio files directly inside)")
+    parser.add_argument("--out", required=True, type=Path, metavar="TSV", help="event table to write")
+    parser.add_argument("--scores", type=Path, metavar="DIR", help="also write frame scores (sed_scores_eval)")
+    parser.add_argument("--postprocess", type=Path, metavar="JSON",
+                        help="post-processing parameters (default: postprocess.json beside the model, else Lin's)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
+    parser.add_argument("--batch-size", type=int, default=16, metavar="N", help="windows per forward pass")
+    parser.add_argument("--window-hop", type=float, metavar="SECONDS",
+                        help="hop between the analysis windows of long files (default: half a clip)")
+    parser.add_argument("--clip-scores-from", choices=("teacher", "student"),
+                        help="guided learning: network giving clip scores (default: teacher / PT)")
+    parser.add_argument("--frame-scores-from", choices=("teacher", "student"),
+                        help="guided learning: network giving frame scores (default: student / PS)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --scores folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _audio_files(inputs: list[Path]) -> list[Path]:
+    from jointsed.data.annotations import list_audio_files
+
+    files: list[Path] = []
+    for p in inputs:
+        files.extend(list_audio_files(p) if p.is_dir() else [p])
+    return files
+
+
+def run(args: argparse.Namespace) -> int:
+    from jointsed.data.annotations import write_strong_tsv
+    from jointsed.errors import JointsedError
+    from jointsed.evaluate.io import write_frame_scores
+    from jointsed.inference import Detector
+
+    files = _audio_files(args.audio)
+    if not files:
+        raise JointsedError("no audio file to process")
+    names = [f.name for f in files]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise JointsedError(f"several input files share the name {dup[0]} (event tables identify clips by name)")
+    if args.scores is not None and args.scores.exists() and not args.force:
+        raise JointsedError(f"--scores {args.scores} already exists (use --force to replace it)")
+    detector = Detector.from_checkpoint(
+        args.model, device=args.device, postprocess=args.postprocess,
+        clip_scores_from=args.clip_scores_from, frame_scores_from=args.frame_scores_from,
+        batch_size=args.batch_size,
+    )
+    if args.window_hop is not None:
+        hop = int(round(args.window_hop / detector.frame_hop))
+        if not 1 <= hop <= detector.window:
+            raise JointsedError(
+                f"--window-hop must be between one frame and one clip ({detector.window * detector.frame_hop:g} s)"
+            )
+        detector.window_hop = hop
+    predictions = detector.predict_many(files, progress=not args.no_progress)
+    events = [e for p in predictions for e in p.events]
+    empty = [p.filename for p in predictions if not p.events]
+    write_strong_tsv(args.out, events, empty_files=empty)
+    if args.scores is not None:
+        write_frame_scores(args.scores, {p.filename: p.frame_scores for p in predictions},
+                           detector.frame_hop, detector.classes, overwrite=args.force)
+    print(f"{len(events)} events in {len(predictions)} files -> {args.out} "
+          f"(post-processing: {detector.postprocess_source})")
+    return 0

@@ -1,0 +1,76 @@
+"""``jointsed train``: train a recipe on a DESED-layout dataset.
+
+    jointsed train recipes/dcase2019/gl_baseline.yaml --data-root DATA --out runs/gl
+    jointsed train RECIPE --data-root DATA --out runs/gl --resume --set trainer.max_epochs=120
+    jointsed train RECIPE --data-root DATA --devices 4 --accelerator gpu --strategy ddp
+
+``--set key.path=value`` overrides any recipe key (value parsed as YAML). The run folder gets
+``config.yaml``, ``checkpoints/best.ckpt`` + ``last.ckpt``, ``logs/`` (CSV + TensorBoard) and
+``metrics.json``. With several nodes, give ``--out`` explicitly (every node must use the same
+folder, on a shared file system).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+HELP = "Train a system (guided learning, CRNN mean teacher) from a recipe."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", type=Path, help="recipe YAML (see recipes/)")
+    parser.add_argument("--data-root", required=True, type=Path, metavar="DIR",
+                        help="dataset folder (DESED layout; the recipe's data paths are relative to it)")
+    parser.add_argument("--out", type=Path, metavar="RUN_DIR",
+                        help="run folder (default: runs/<recipe name>-<date-time>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its checkpoints/last.ckpt")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe key, e.g. --set trainer.max_epochs=10 (repeatable)")
+    parser.add_argument("--devices", metavar="N", help="devices per node (number or 'auto')")
+    parser.add_argument("--accelerator", choices=("cpu", "gpu", "cuda", "mps", "auto"), help="hardware")
+    parser.add_argument("--strategy", metavar="NAME", help="Lightning strategy, e.g. ddp, ddp_spawn")
+    parser.add_argument("--num-nodes", type=int, metavar="M", help="number of nodes")
+    parser.add_argument("--precision", metavar="P", help="e.g. 32-true, 16-mixed, bf16-mixed")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _cli_overrides(args: argparse.Namespace) -> list[str]:
+    out = []
+    if args.devices is not None:
+        out.append(f"trainer.devices={args.devices}")
+    if args.accelerator is not None:
+        out.append(f"trainer.accelerator={args.accelerator}")
+    if args.strategy is not None:
+        out.append(f"trainer.strategy={args.strategy}")
+    if args.num_nodes is not None:
+        out.append(f"trainer.num_nodes={args.num_nodes}")
+    if args.precision is not None:
+        out.append(f"trainer.precision={args.precision}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from jointsed.training.config import load_recipe
+    from jointsed.training.engine import train
+
+    config = load_recipe(args.recipe, [*args.overrides, *_cli_overrides(args)])
+    if not args.data_root.is_dir():
+        from jointsed.training.engine import TrainingError
+
+        raise TrainingError(f"--data-root {args.data_root}: folder not found")
+    if args.resume and args.out is None:
+        from jointsed.training.engine import TrainingError
+
+        raise TrainingError("--resume needs --out RUN_DIR (the run to continue)")
+    out = args.out or Path("runs") / f"{config.name or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = train(config, args.data_root, out, resume=args.resume, progress=not args.no_progress)
+    if result.metrics.get("best"):
+        best = result.metrics["best"]
+        summary = {k: round(best[k], 4) for k in ("clip_f1", "event_f1") if k in best}
+        print(f"best epoch {best['epoch']}: {json.dumps(summary)}")
+    print(f"run folder: {result.run_dir}")
+    return 0

@@ -1,0 +1,99 @@
+"""Dataset size presets for ``jointsed synth``.
+
+=========  =====  =========  ==========  ==========  =====================================
+preset     weak   synthetic  unlabelled  validation  meant for
+=========  =====  =========  ==========  ==========  =====================================
+tiny       6      6          6           6           tests (seconds)
+demo       64     72         64          128         trying the toolkit: CPU training in minutes
+proxy      500    500        1000        1168        the full real validation layout; a training
+                                                     set a CPU run trains on in about 30 minutes
+=========  =====  =========  ==========  ==========  =====================================
+
+Every size and setting can be overridden (:func:`resolve_config`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from jointsed.data.synth.layouts import N_REAL_VALIDATION
+from jointsed.data.synth.sources import SynthError
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to synthesise.
+
+    Attributes:
+        n_weak, n_synthetic, n_unlabelled, n_validation: clips per split.
+        clip_duration: seconds per clip (every clip has exactly round(clip_duration * sample_rate)
+            samples).
+        sample_rate: Hz.
+        ebr_db: (low, high) range of the event-to-background ratio, drawn uniformly per event
+            (DESED 2019 drew its "SNR" in 6-30 dB).
+        background_dbfs: (low, high) range of the background RMS level in dB full scale.
+        fade_duration: raised-cosine fade in/out of each event, seconds.
+    """
+
+    n_weak: int
+    n_synthetic: int
+    n_unlabelled: int
+    n_validation: int
+    clip_duration: float = 10.0
+    sample_rate: int = 16000
+    ebr_db: tuple[float, float] = (6.0, 30.0)
+    background_dbfs: tuple[float, float] = (-50.0, -35.0)
+    fade_duration: float = 0.015
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.clip_duration * self.sample_rate))
+
+    def validate(self) -> None:
+        """Raise :class:`SynthError` naming the first bad setting."""
+        for name in ("n_weak", "n_synthetic", "n_unlabelled", "n_validation"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise SynthError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.n_validation > N_REAL_VALIDATION:
+            raise SynthError(f"n_validation must be at most {N_REAL_VALIDATION} "
+                             f"(the real validation layout), got {self.n_validation}")
+        if not isinstance(self.sample_rate, int) or not 4000 <= self.sample_rate <= 192000:
+            raise SynthError(f"sample_rate must be an integer in 4000..192000 Hz, got {self.sample_rate!r}")
+        if not 0.5 <= self.clip_duration <= 600:
+            raise SynthError(f"clip_duration must be in 0.5..600 s, got {self.clip_duration!r}")
+        if not self.ebr_db[0] <= self.ebr_db[1]:
+            raise SynthError(f"ebr_db must be (low, high) with low <= high, got {self.ebr_db}")
+        if not self.background_dbfs[0] <= self.background_dbfs[1] <= -6.0:
+            raise SynthError(f"background_dbfs must be (low, high), low <= high <= -6, got {self.background_dbfs}")
+        if not 0.0 <= self.fade_duration <= 0.1:
+            raise SynthError(f"fade_duration must be in 0..0.1 s, got {self.fade_duration!r}")
+
+
+PRESETS: dict[str, SynthConfig] = {
+    "tiny": SynthConfig(n_weak=6, n_synthetic=6, n_unlabelled=6, n_validation=6),
+    "demo": SynthConfig(n_weak=64, n_synthetic=72, n_unlabelled=64, n_validation=128),
+    "proxy": SynthConfig(n_weak=500, n_synthetic=500, n_unlabelled=1000, n_validation=N_REAL_VALIDATION),
+}
+
+
+def resolve_config(preset: str = "demo", **overrides) -> SynthConfig:
+    """The ``preset``'s :class:`SynthConfig` with ``overrides`` (field=value; None = keep) applied.
+
+    Raises:
+        SynthError: unknown preset or field, or an invalid value.
+    """
+    if preset not in PRESETS:
+        raise SynthError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    fields = {f.name for f in dataclasses.fields(SynthConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise SynthError(f"unknown synth setting(s): {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    for key in ("ebr_db", "background_dbfs"):
+        if key in changes:
+            changes[key] = tuple(float(v) for v in changes[key])
+    config = dataclasses.replace(PRESETS[preset], **changes)
+    config.validate()
+    return config

@@ -1,0 +1,317 @@
+"""Inference with a trained jointsed model: audio files of any length, format, channel count and
+sample rate -> sound events, frame scores and clip scores.
+
+Example::
+
+    from jointsed.inference import Detector
+
+    detector = Detector.from_checkpoint("runs/gl_baseline")       # run folder or .ckpt file
+    pred = detector.predict("kitchen.flac")
+    pred.events        # [Event(filename, onset, offset, event_label), ...] (post-processed)
+    pred.frame_scores  # (T, C) frame probabilities, frame t covers [t, t + 1) * pred.frame_hop s
+    pred.clip_scores   # (C,) clip (tagging) probabilities
+
+How a file is processed:
+
+1. decoded, mixed to mono and resampled to the model's rate (:func:`jointsed.audio.load_audio`);
+2. a file no longer than the training clip is zero-padded to it, exactly as in training, and its
+   outputs are cropped back to the file's ``N // hop`` frames;
+3. a longer file's log-mel is computed once over the whole file and cut into windows of one
+   training clip with ``window_hop`` frames between starts (default half a clip; the last window
+   ends at the file's end); frame scores of overlapping windows are averaged, the clip score of
+   a class is its maximum over the windows (present anywhere = present in the file);
+4. features are rounded to float16 like the training feature cache, so a clip gives exactly the
+   scores it got during validation;
+5. post-processing: ``postprocess.json`` next to the checkpoint (or in its run folder) if there
+   is one (``jointsed tune``), else Lin et al.'s (tag and frame thresholds 0.5, class-wise median
+   windows from the strong training labels, stored in the checkpoint). Tag gating uses the file's
+   clip scores.
+
+For guided learning, clip scores come from the professional teacher (PT, the better tagger) and
+frame scores from the promising student (PS, the better detector), as in Lin et al.; change with
+``clip_scores_from`` / ``frame_scores_from``. For the mean teacher, ``predict_with`` picks the
+student (default) or the EMA teacher.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal, Optional, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from jointsed.audio.features import FeatureConfig, waveform_to_logmel
+from jointsed.audio.io import fix_length, load_audio
+from jointsed.config import from_dict
+from jointsed.data.annotations import Event
+from jointsed.errors import JointsedError
+from jointsed.postprocess.apply import binarize, frames_to_events
+from jointsed.postprocess.params import PostProcessingParams
+from jointsed.training.config import recipe_from_dict
+from jointsed.training.systems import CHECKPOINT_FORMAT, SEDSystem, build_system
+
+POSTPROCESS_FILE = "postprocess.json"
+
+
+class CheckpointError(JointsedError):
+    """A checkpoint (or run folder) that cannot be used for inference."""
+
+
+@dataclass
+class Prediction:
+    """Output of :meth:`Detector.predict` for one file.
+
+    Attributes:
+        filename: the file's name (as written in event tables).
+        events: post-processed events, onsets/offsets in seconds within ``[0, duration]``.
+        frame_scores: ``(T, C)`` frame probabilities, ``T = N // hop`` for ``N`` samples at the
+            model's rate; frame ``t`` covers ``[t * frame_hop, (t + 1) * frame_hop)`` seconds.
+        clip_scores: ``(C,)`` clip probabilities.
+        frame_hop: seconds per frame.
+        classes: class names (columns of the scores).
+        duration: length of the file in seconds.
+    """
+
+    filename: str
+    events: list[Event]
+    frame_scores: np.ndarray
+    clip_scores: np.ndarray
+    frame_hop: float
+    classes: list[str]
+    duration: float
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint file from a checkpoint path or a run folder (best.ckpt, else last.ckpt)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt",
+                          path / "best.ckpt", path / "last.ckpt"):
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(f"{path}: no checkpoints/best.ckpt or checkpoints/last.ckpt in this folder")
+    raise CheckpointError(f"{path}: checkpoint or run folder not found")
+
+
+def find_postprocess_file(checkpoint: Path) -> Optional[Path]:
+    """``postprocess.json`` beside the checkpoint, or in the run folder above ``checkpoints/``."""
+    for candidate in (checkpoint.parent / POSTPROCESS_FILE, checkpoint.parent.parent / POSTPROCESS_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a jointsed checkpoint (tensors and plain data only: ``weights_only=True``)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises various errors for corrupt / foreign files
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+    block = ckpt.get("jointsed") if isinstance(ckpt, dict) else None
+    if not isinstance(block, dict) or block.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a jointsed checkpoint (no '{CHECKPOINT_FORMAT}' block)")
+    return ckpt
+
+
+def system_from_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> SEDSystem:
+    """Rebuild the trained Lightning system of a checkpoint, in eval mode on ``device``."""
+    path = resolve_checkpoint(path)
+    ckpt = load_checkpoint(path)
+    block = ckpt["jointsed"]
+    config = recipe_from_dict(block["config"])
+    system = build_system(config, block["meta"])
+    try:
+        system.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, JointsedError) as exc:
+        raise CheckpointError(f"{path}: weights do not fit the stored configuration ({exc})") from None
+    system.history = list(block.get("history", []))
+    return system.eval().to(device)
+
+
+def _window_starts(n_frames: int, window: int, hop: int) -> list[int]:
+    if n_frames <= window:
+        return [0]
+    starts = list(range(0, n_frames - window + 1, hop))
+    if starts[-1] != n_frames - window:
+        starts.append(n_frames - window)
+    return starts
+
+
+class Detector:
+    """Sound event detector around a trained system (see the module docstring).
+
+    Args:
+        system: trained :class:`~jointsed.training.systems.SEDSystem` (eval mode).
+        params: post-processing parameters (classes in the model's order).
+        window_hop: frames between the starts of consecutive windows of a long file
+            (default: half a training clip).
+        batch_size: windows per forward pass.
+    """
+
+    def __init__(self, system: SEDSystem, params: PostProcessingParams, window_hop: Optional[int] = None,
+                 batch_size: int = 16, checkpoint: Optional[Path] = None,
+                 postprocess_source: str = "default") -> None:
+        self.system = system.eval()
+        self.params = params
+        self.checkpoint = checkpoint
+        self.postprocess_source = postprocess_source
+        self.classes: list[str] = list(system.classes)
+        meta = system.meta
+        self.feature_config: FeatureConfig = from_dict(FeatureConfig, dict(meta["feature_config"]))
+        self.frame_hop: float = float(meta["frame_hop"])
+        self.window: int = int(meta["n_frames"])
+        self.window_hop = int(window_hop or max(1, self.window // 2))
+        if not 1 <= self.window_hop <= self.window:
+            raise ValueError(f"window_hop must be in [1, {self.window}] frames, got {self.window_hop}")
+        self.batch_size = int(batch_size)
+        self.round_float16 = meta.get("feature_storage") == "float16"
+
+    @property
+    def device(self) -> torch.device:
+        return self.system.feature_mean.device
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | os.PathLike,
+        device: str | torch.device = "cpu",
+        postprocess: str | os.PathLike | PostProcessingParams | None = None,
+        clip_scores_from: Optional[Literal["teacher", "student"]] = None,
+        frame_scores_from: Optional[Literal["teacher", "student"]] = None,
+        predict_with: Optional[Literal["student", "teacher"]] = None,
+        window_hop: Optional[int] = None,
+        batch_size: int = 16,
+    ) -> "Detector":
+        """Load a checkpoint file or a run folder (``checkpoints/best.ckpt``, else ``last.ckpt``).
+
+        Args:
+            path: ``.ckpt`` file or run folder.
+            device: "cpu", "cuda", "cuda:1", ...
+            postprocess: parameters or a JSON file of them; default: ``postprocess.json`` beside
+                the checkpoint / in the run folder, else Lin's defaults from the checkpoint.
+            clip_scores_from, frame_scores_from: guided learning: which network (PT "teacher" or
+                PS "student") gives clip and frame scores (default: the recipe's, PT and PS).
+            predict_with: mean teacher: "student" or "teacher" (EMA).
+            window_hop, batch_size: see the class.
+        """
+        checkpoint = resolve_checkpoint(path)
+        system = system_from_checkpoint(checkpoint, device)
+        gl = system.config.guided_learning
+        if clip_scores_from is not None:
+            gl.clip_scores_from = clip_scores_from
+        if frame_scores_from is not None:
+            gl.frame_scores_from = frame_scores_from
+        if predict_with is not None:
+            system.config.mean_teacher.predict_with = predict_with
+        if isinstance(postprocess, PostProcessingParams):
+            params, source = postprocess.reordered(system.classes), "given"
+        else:
+            file = Path(postprocess) if postprocess is not None else find_postprocess_file(checkpoint)
+            if file is not None:
+                params, source = PostProcessingParams.load_json(file, system.classes), str(file)
+            else:
+                params, source = system.postprocess_params(), "default (Lin et al.)"
+        return cls(system, params, window_hop=window_hop, batch_size=batch_size, checkpoint=checkpoint,
+                   postprocess_source=source)
+
+    # ----- features ---------------------------------------------------------------------------
+    def features(self, path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
+        """Log-mel of a file: ``(features (T', F), n_frames T, duration s)``.
+
+        ``T' = max(T, clip frames)``: short files are zero-padded to one training clip.
+        """
+        fc = self.feature_config
+        wav = load_audio(path, fc.sample_rate)
+        duration = wav.shape[-1] / fc.sample_rate
+        n_frames = max(1, fc.n_frames(wav.shape[-1]))
+        if wav.shape[-1] < fc.clip_samples:
+            wav = fix_length(wav, fc.clip_samples)
+        feats = waveform_to_logmel(wav, fc)
+        if self.round_float16:
+            feats = feats.astype(np.float16).astype(np.float32)
+        return feats, n_frames, duration
+
+    @torch.no_grad()
+    def scores_of_windows(self, windows: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """``(W, window, F)`` raw log-mel -> clip ``(W, C)`` and frame ``(W, window, C)`` scores."""
+        clips, frames = [], []
+        for start in range(0, windows.shape[0], self.batch_size):
+            chunk = windows[start : start + self.batch_size].to(self.device)
+            clip, frame = self.system.predict_scores(chunk)
+            clips.append(clip.cpu())
+            frames.append(frame.cpu())
+        return torch.cat(clips).numpy(), torch.cat(frames).numpy()
+
+    # ----- prediction ------------------------------------------------------------------------
+    def _stitch(self, starts: Sequence[int], n_frames: int, total: int, clip: np.ndarray, frame: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        if len(starts) == 1:
+            return clip[0], frame[0, :n_frames]
+        acc = np.zeros((total, frame.shape[-1]), dtype=np.float64)
+        count = np.zeros((total, 1), dtype=np.float64)
+        for s, f in zip(starts, frame):
+            acc[s : s + self.window] += f
+            count[s : s + self.window] += 1
+        return clip.max(axis=0), (acc / count).astype(np.float32)[:n_frames]
+
+    def _finish(self, path: Path, n_frames: int, duration: float, clip: np.ndarray, frame: np.ndarray) -> Prediction:
+        active = binarize(clip, frame, self.params, self.frame_hop)
+        events = frames_to_events(active, path.name, self.frame_hop, self.classes)
+        events = [
+            Event(e.filename, max(0.0, e.onset), min(duration, e.offset), e.event_label)
+            for e in events
+            if e.onset < duration
+        ]
+        return Prediction(path.name, events, frame, clip, self.frame_hop, list(self.classes), duration)
+
+    def predict(self, path: str | os.PathLike) -> Prediction:
+        """Events, frame scores and clip scores of one audio file."""
+        return self.predict_many([path], progress=False)[0]
+
+    def predict_many(self, paths: Iterable[str | os.PathLike], batch_size: Optional[int] = None,
+                     progress: bool = True) -> list[Prediction]:
+        """:meth:`predict` for many files, batching windows across files.
+
+        Args:
+            paths: audio files.
+            batch_size: windows per forward pass (default: the detector's).
+            progress: tqdm progress bar.
+        Raises:
+            AudioError: naming the first file that cannot be read.
+        """
+        if batch_size is not None:
+            self.batch_size = int(batch_size)
+        paths = [Path(p) for p in paths]
+        out: list[Prediction] = []
+        pending: list[tuple[Path, list[int], int, int, float]] = []
+        windows: list[np.ndarray] = []
+
+        def flush() -> None:
+            if not pending:
+                return
+            clip, frame = self.scores_of_windows(torch.from_numpy(np.stack(windows)))
+            offset = 0
+            for path, starts, n_frames, total, duration in pending:
+                k = len(starts)
+                c, f = self._stitch(starts, n_frames, total, clip[offset : offset + k], frame[offset : offset + k])
+                out.append(self._finish(path, n_frames, duration, c, f))
+                offset += k
+            pending.clear()
+            windows.clear()
+
+        for path in tqdm(paths, desc="predicting", unit="file", disable=not progress):
+            feats, n_frames, duration = self.features(path)
+            starts = _window_starts(feats.shape[0], self.window, self.window_hop)
+            for s in starts:
+                windows.append(feats[s : s + self.window])
+            pending.append((path, starts, n_frames, feats.shape[0], duration))
+            if len(windows) >= self.batch_size:
+                flush()
+        flush()
+        return out

@@ -1,0 +1,52 @@
+"""Post-processing: clip/frame probabilities → sound events (Lin et al.; event-specific tuning).
+
+* :mod:`.params` — :class:`PostProcessingParams` (per-class τ, θ, median window, min duration,
+  max gap) and its JSON file;
+* :mod:`.lin` — Lin et al.'s class-wise median windows and default parameters (DESIGN §1);
+* :mod:`.apply` — the pipeline itself (:func:`binarize`, :func:`postprocess_scores`);
+* :mod:`.fast_f1` — vectorised event-based F1 equal to sed_eval's;
+* :mod:`.tuning` — per-class search of the parameters (DESIGN §4, our formulation).
+"""
+
+from jointsed.postprocess.apply import (
+    binarize,
+    frames_to_events,
+    postprocess_frame_scores,
+    postprocess_scores,
+)
+from jointsed.postprocess.fast_f1 import (
+    count_matches,
+    event_counts_per_class,
+    event_f1_per_class,
+    f1_from_counts,
+)
+from jointsed.postprocess.lin import LIN_WINDOW_FACTOR, lin_default_params, lin_median_windows
+from jointsed.postprocess.params import PostProcessingError, PostProcessingParams
+from jointsed.postprocess.tuning import (
+    PSDS1_SETTINGS,
+    ClassTuning,
+    TuningGrid,
+    TuningResult,
+    tune_event_specific,
+)
+
+__all__ = [
+    "LIN_WINDOW_FACTOR",
+    "PSDS1_SETTINGS",
+    "ClassTuning",
+    "PostProcessingError",
+    "PostProcessingParams",
+    "TuningGrid",
+    "TuningResult",
+    "binarize",
+    "count_matches",
+    "event_counts_per_class",
+    "event_f1_per_class",
+    "f1_from_counts",
+    "frames_to_events",
+    "lin_default_params",
+    "lin_median_windows",
+    "postprocess_frame_scores",
+    "postprocess_scores",
+    "tune_event_specific",
+]

@@ -1,0 +1,343 @@
+"""Lightning systems: guided learning (Lin et al.) and the CRNN mean teacher (DCASE baseline).
+
+Both share :class:`SEDSystem`: input normalisation with per-band training statistics (buffers,
+saved in the checkpoint), per-batch re-seeding (exact resume), validation with clip F1 and event
+F1 after post-processing, the optimiser and its schedule, and the inference entry point
+:meth:`SEDSystem.predict_scores` used by validation AND by :class:`jointsed.inference.Detector`
+(one code path: a reloaded checkpoint reproduces the validation scores exactly).
+
+References:
+    Lin, Wang, Liu & Li, "Guided learning for weakly-labeled semi-supervised sound event
+    detection", ICASSP 2020 (DCASE 2019 Task 4 winner).
+    Turpault et al., DCASE Task 4 baseline (DESED_task): CRNN mean teacher (Tarvainen & Valpola,
+    NeurIPS 2017) with mixup.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from contextlib import nullcontext
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+import lightning.pytorch as pl
+
+from jointsed.config import to_dict
+from jointsed.losses.consistency import mean_teacher_consistency, mixup, sigmoid_rampup, update_ema
+from jointsed.losses.focal import AdaptiveFocalLoss
+from jointsed.losses.guided import bce, guided_learning_loss, strong_frame_loss, teacher_weight
+from jointsed.models import crnn, professional_teacher, promising_student
+from jointsed.postprocess.lin import lin_default_params
+from jointsed.postprocess.params import PostProcessingParams
+from jointsed.training.config import RecipeConfig
+from jointsed.training.data import ValidationSet, derive_seed
+from jointsed.training.metrics import clip_f1_per_class, crop_to_durations, event_f1_per_class, macro
+
+#: version of the ``checkpoint["jointsed"]`` block
+CHECKPOINT_FORMAT = "jointsed.checkpoint/1"
+
+
+def _no_autocast(device_type: str):
+    """Losses on probabilities are computed in float32 (BCE is unsafe under float16 autocast)."""
+    try:
+        return torch.autocast(device_type=device_type, enabled=False)
+    except RuntimeError:  # pragma: no cover - device without autocast support
+        return nullcontext()
+
+
+class SEDSystem(pl.LightningModule):
+    """Common engine of the training systems.
+
+    Args:
+        config: the resolved recipe.
+        meta: what inference needs besides the weights (stored in every checkpoint under
+            ``checkpoint["jointsed"]``): ``classes``, ``class_ratios`` (disentangled dims),
+            ``median_windows`` (Lin's post-processing windows), ``frame_hop``, ``n_frames``.
+        validation: the in-memory validation set (None: no validation metrics).
+    """
+
+    def __init__(self, config: RecipeConfig, meta: dict[str, Any], validation: Optional[ValidationSet] = None):
+        super().__init__()
+        self.config = config
+        self.meta = dict(meta)
+        self.classes: list[str] = list(meta["classes"])
+        self.validation_set = validation
+        n_mels = config.features.n_mels
+        self.register_buffer("feature_mean", torch.zeros(n_mels))
+        self.register_buffer("feature_std", torch.ones(n_mels))
+        self.history: list[dict[str, Any]] = []  # validation metrics of every epoch
+        self._val_clip: list[Tensor] = []
+        self._val_frame: list[Tensor] = []
+        focal = config.joint.focal
+        self.focal: Optional[AdaptiveFocalLoss] = (
+            AdaptiveFocalLoss(len(self.classes), focal.gamma0, focal.eta, focal.momentum) if focal.enabled else None
+        )
+
+    # ----- normalisation / inference -------------------------------------------------------
+    def set_feature_statistics(self, mean: Tensor, std: Tensor) -> None:
+        self.feature_mean.copy_(mean)
+        self.feature_std.copy_(std)
+
+    def normalize(self, x: Tensor) -> Tensor:
+        """``(B, T, F)`` raw log-mel -> standardised per band with the training statistics."""
+        return (x.float() - self.feature_mean) / self.feature_std
+
+    def predict_scores(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        """Raw log-mel ``(B, T, F)`` -> ``(clip (B, C), frame (B, T, C))`` probabilities (float32).
+
+        Call in eval mode under ``torch.no_grad()``.
+        """
+        raise NotImplementedError
+
+    def postprocess_params(self) -> PostProcessingParams:
+        """The default (Lin) post-processing of this model."""
+        p = self.config.postprocess
+        params = lin_default_params(self.classes, self.meta["median_windows"])
+        n = len(self.classes)
+        params.tag_threshold = [float(p.tag_threshold)] * n
+        params.frame_threshold = [float(p.frame_threshold)] * n
+        params.validate()
+        return params
+
+    # ----- randomness: a pure function of (seed, epoch, batch, rank) ------------------------
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Re-seeding per batch makes noise, dropout and mixup depend only on where we are in
+        # training, so a run resumed from a checkpoint continues exactly like an uninterrupted one.
+        torch.manual_seed(derive_seed(self.config.seed, self.current_epoch, batch_idx, self.global_rank, 7))
+
+    # ----- optimiser -------------------------------------------------------------------------
+    def steps_per_epoch(self) -> int:
+        trainer = self._trainer
+        if trainer is None:
+            return 1
+        total = trainer.estimated_stepping_batches
+        if not math.isfinite(total) or trainer.max_epochs is None or trainer.max_epochs < 1:
+            return max(1, int(trainer.num_training_batches or 1))
+        return max(1, int(total) // trainer.max_epochs)
+
+    def lr_factor(self) -> float:
+        """Multiplier applied on top of ``optimizer.lr`` (two-stage training lowers it)."""
+        return float(self.meta.get("lr_factor", 1.0))
+
+    def configure_optimizers(self):
+        o = self.config.optimizer
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=o.lr * self.lr_factor(), betas=tuple(o.betas), eps=o.eps,
+                                     weight_decay=o.weight_decay)
+        if o.scheduler == "step":
+            sched = torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_epochs, gamma=o.gamma)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        if o.scheduler == "warmup":
+            warm = o.warmup_epochs * self.steps_per_epoch()
+            sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: sigmoid_rampup(step, warm))
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return optimizer
+
+    # ----- losses -----------------------------------------------------------------------------
+    def supervised_loss(self):
+        """BCE, or the adaptive focal loss when ``joint.focal`` is enabled (stage 2)."""
+        return self.focal if self.focal is not None and self.meta.get("use_focal", True) else bce
+
+    # ----- validation ------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val_clip, self._val_frame = [], []
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        clip, frame = self.predict_scores(batch["features"])
+        self._val_clip.append(clip.float().cpu())
+        self._val_frame.append(frame.float().cpu())
+
+    def compute_validation_metrics(self, clip: np.ndarray, frame: np.ndarray, val: ValidationSet) -> dict[str, Any]:
+        """Metrics of validation scores ``clip (V, C)``, ``frame (V, T, C)``."""
+        targets = val.weak_targets.numpy()
+        clip_f1 = clip_f1_per_class(clip, targets)
+        present = targets.sum(0) > 0
+        out: dict[str, Any] = {
+            "clip_f1": macro(clip_f1, present),
+            "clip_f1_per_class": {c: float(np.nan_to_num(f)) for c, f in zip(self.classes, clip_f1)},
+            # identifies the exact scores (checked when a checkpoint is reloaded)
+            "clip_scores_sum": float(clip.astype(np.float64).sum()),
+            "frame_scores_sum": float(frame.astype(np.float64).sum()),
+        }
+        if self.config.validation.event_f1:
+            frames = crop_to_durations(frame, val.durations, self.meta["frame_hop"])
+            f1, ev_present, _ = event_f1_per_class(
+                val.annotations.events, clip, frames, val.filenames, self.postprocess_params(), self.meta["frame_hop"]
+            )
+            out["event_f1"] = macro(f1, ev_present)
+            out["event_f1_per_class"] = {c: float(f) for c, f in zip(self.classes, f1)}
+        return out
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_clip or self.validation_set is None:
+            return
+        clip = torch.cat(self._val_clip).numpy()
+        frame = torch.cat(self._val_frame).numpy()
+        self._val_clip, self._val_frame = [], []
+        metrics = self.compute_validation_metrics(clip, frame, self.validation_set)
+        monitor = self.config.validation.monitor
+        if monitor not in metrics:
+            monitor = "clip_f1"
+        score = metrics[monitor]
+        if self.trainer.sanity_checking:
+            return
+        self.log("val/clip_f1", metrics["clip_f1"], prog_bar=True, sync_dist=False)
+        if "event_f1" in metrics:
+            self.log("val/event_f1", metrics["event_f1"], prog_bar=True, sync_dist=False)
+        self.log("val/score", score, prog_bar=False, sync_dist=False)
+        self.history.append({"epoch": int(self.current_epoch), "step": int(self.global_step),
+                             "score": float(score), **metrics})
+        if self.focal is not None:
+            per_class = metrics.get("event_f1_per_class") or metrics["clip_f1_per_class"]
+            self.focal.update([per_class[c] for c in self.classes])
+
+    # ----- checkpoints -----------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["jointsed"] = {
+            "format": CHECKPOINT_FORMAT,
+            "system": self.config.system,
+            "config": to_dict(self.config),
+            "meta": self.meta,
+            "history": self.history,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        block = checkpoint.get("jointsed") or {}
+        self.history = list(block.get("history", []))
+
+
+class GuidedLearningSystem(SEDSystem):
+    """Lin et al.'s guided learning: professional teacher (PT, coarse, tags) and promising
+    student (PS, fine, detects) trained together with
+    ``L = BCE(y, P_T) m + BCE(y, P_S) m + BCE(B(P_T), P_S)(1 - m) + a BCE(B(P_S), P_T)(1 - m)``,
+    Gaussian noise on the PT's input. Epochs are counted from 1 for ``a`` (as Lin et al.).
+
+    Inference: clip scores from ``guided_learning.clip_scores_from`` (PT by default),
+    frame scores from ``frame_scores_from`` (PS by default).
+    """
+
+    def __init__(self, config: RecipeConfig, meta: dict[str, Any], validation: Optional[ValidationSet] = None):
+        super().__init__(config, meta, validation)
+        n_classes, n_mels = len(self.classes), config.features.n_mels
+        ratios = meta.get("class_ratios") if config.model.disentangled else None
+        self.teacher = professional_teacher(n_classes, n_mels, ratios, **to_dict(config.model.teacher))
+        self.student = promising_student(n_classes, n_mels, ratios, **to_dict(config.model.student))
+        self.meta["class_dims"] = {"teacher": self.teacher.class_dims, "student": self.student.class_dims}
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        gl = self.config.guided_learning
+        x = self.normalize(batch["features"])
+        noisy = x + gl.teacher_noise_std * torch.randn_like(x) if gl.teacher_noise_std > 0 else x
+        out_t = self.teacher(noisy)
+        out_s = self.student(x)
+        a = teacher_weight(self.current_epoch + 1, gl.teacher_weight_start, gl.teacher_weight_base)
+        with _no_autocast(self.device.type):
+            terms = guided_learning_loss(
+                out_t.clip.float(), out_s.clip.float(), batch["weak"], batch["weak_mask"], a,
+                supervised_loss=self.supervised_loss(), threshold=gl.threshold,
+            )
+            total = terms["total"]
+            if gl.strong_weight > 0:
+                terms["student_strong"] = strong_frame_loss(
+                    out_s.frame.float(), batch["strong"], batch["strong_mask"], self.supervised_loss()
+                )
+                total = total + gl.strong_weight * terms["student_strong"]
+        bs = x.shape[0]
+        self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
+        for name, value in terms.items():
+            if name != "total":
+                self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
+        self.log("train/teacher_weight", a, on_step=False, on_epoch=True, batch_size=bs)
+        return total
+
+    def predict_scores(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        gl = self.config.guided_learning
+        x = self.normalize(features)
+        outputs = {}
+        for role in {gl.clip_scores_from, gl.frame_scores_from}:
+            outputs[role] = (self.teacher if role == "teacher" else self.student)(x)
+        return outputs[gl.clip_scores_from].clip.float(), outputs[gl.frame_scores_from].frame.float()
+
+
+class MeanTeacherSystem(SEDSystem):
+    """DCASE baseline CRNN mean teacher: strong BCE on the synthetic clips' frames, weak BCE on
+    the weak clips, consistency MSE (frame + clip) between student and EMA teacher on all clips
+    with a sigmoid ramp-up, mixup of the labelled sub-batches. The EMA teacher is updated after
+    every optimiser step."""
+
+    def __init__(self, config: RecipeConfig, meta: dict[str, Any], validation: Optional[ValidationSet] = None):
+        super().__init__(config, meta, validation)
+        n_classes, n_mels = len(self.classes), config.features.n_mels
+        self.student = crnn(n_classes, n_mels, **to_dict(config.model.crnn))
+        self.ema_teacher = copy.deepcopy(self.student)
+        for p in self.ema_teacher.parameters():
+            p.requires_grad_(False)
+
+    def _mix(self, x: Tensor, weak: Tensor, strong: Tensor, strong_mask: Tensor, weak_only: Tensor):
+        mt = self.config.mean_teacher
+        if mt.mixup is None or float(torch.rand(())) >= mt.mixup_prob:
+            return x, weak, strong
+        x, weak, strong = x.clone(), weak.clone(), strong.clone()
+        for rows, target in ((strong_mask, "strong"), (weak_only, "weak")):
+            if int(rows.sum()) < 2:
+                continue
+            y = strong[rows] if target == "strong" else weak[rows]
+            mixed_x, mixed_y = mixup(x[rows], y, alpha=mt.mixup_alpha, beta=mt.mixup_alpha, label_type=mt.mixup)
+            x[rows] = mixed_x
+            if target == "strong":
+                strong[rows] = mixed_y
+            else:
+                weak[rows] = mixed_y
+        return x, weak, strong
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        mt = self.config.mean_teacher
+        x = self.normalize(batch["features"])
+        strong_mask = batch["strong_mask"]
+        weak_only = batch["weak_mask"] & ~strong_mask
+        weak_rows = batch["weak_mask"] if mt.weak_loss_on_strong else weak_only
+        x, weak, strong = self._mix(x, batch["weak"], batch["strong"], strong_mask, weak_only)
+        out_s = self.student(x)
+        with torch.no_grad():
+            out_t = self.ema_teacher(x)
+        ramp = sigmoid_rampup(self.global_step, mt.rampup_epochs * self.steps_per_epoch())
+        loss_fn = self.supervised_loss()
+        with _no_autocast(self.device.type):
+            s_clip, s_frame = out_s.clip.float(), out_s.frame.float()
+            loss_strong = strong_frame_loss(s_frame, strong, strong_mask, loss_fn)
+            loss_weak = loss_fn(s_clip[weak_rows], weak[weak_rows]) if bool(weak_rows.any()) else s_clip.sum() * 0
+            consistency = mean_teacher_consistency(s_frame, out_t.frame.float()) + mean_teacher_consistency(
+                s_clip, out_t.clip.float()
+            )
+            total = loss_strong + loss_weak + mt.consistency_weight * ramp * consistency
+        bs = x.shape[0]
+        self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
+        self.log("train/strong", loss_strong, on_step=False, on_epoch=True, batch_size=bs)
+        self.log("train/weak", loss_weak, on_step=False, on_epoch=True, batch_size=bs)
+        self.log("train/consistency", consistency, on_step=False, on_epoch=True, batch_size=bs)
+        self.log("train/consistency_weight", mt.consistency_weight * ramp, on_step=False, on_epoch=True,
+                 batch_size=bs)
+        return total
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        update_ema(self.ema_teacher, self.student, self.config.mean_teacher.ema_decay, self.global_step)
+
+    def predict_scores(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        net = self.student if self.config.mean_teacher.predict_with == "student" else self.ema_teacher
+        out = net(self.normalize(features))
+        return out.clip.float(), out.frame.float()
+
+
+SYSTEMS: dict[str, type[SEDSystem]] = {
+    "guided_learning": GuidedLearningSystem,
+    "mean_teacher": MeanTeacherSystem,
+}
+
+
+def build_system(config: RecipeConfig, meta: dict[str, Any], validation: Optional[ValidationSet] = None) -> SEDSystem:
+    """The Lightning system named by ``config.system``."""
+    return SYSTEMS[config.system](config, meta, validation)

@@ -1,0 +1,259 @@
+"""Audio reading, resampling, the time grid and the log-mel front-end (jointsed.audio)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from jointsed.audio import (
+    AudioError,
+    FeatureConfig,
+    LogMel,
+    audio_info,
+    extract_logmel,
+    fix_length,
+    load_audio,
+    mel_filterbank,
+    waveform_to_logmel,
+)
+from jointsed.config import ConfigError, from_dict
+from jointsed.errors import JointsedError
+
+
+def sine(freq: float, sr: int, seconds: float, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(sr * seconds))) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def peak_frequency(wav: np.ndarray, sr: int) -> float:
+    spectrum = np.abs(np.fft.rfft(wav * np.hanning(len(wav))))
+    return float(np.argmax(spectrum) * sr / len(wav))
+
+
+# ----- reading --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "ext,subtype,tol", [(".wav", "PCM_16", 1e-4), (".flac", "PCM_16", 1e-4), (".ogg", "VORBIS", None)]
+)
+def test_load_formats_same_rate(tmp_path, ext, subtype, tol):
+    x = sine(440.0, 16000, 1.0)
+    path = tmp_path / f"a{ext}"
+    sf.write(path, x, 16000, subtype=subtype)
+    y = load_audio(path, 16000)
+    assert y.dtype == np.float32 and y.ndim == 1
+    assert len(y) == len(x)
+    if tol is not None:  # lossless: equal up to 16-bit quantisation
+        assert np.max(np.abs(y - x)) < tol
+    else:  # lossy: same signal
+        assert np.corrcoef(x, y)[0, 1] > 0.99
+        assert abs(peak_frequency(y, 16000) - 440.0) < 2.0
+
+
+def test_stereo_is_averaged_to_mono(tmp_path):
+    left, right = sine(300.0, 16000, 0.5), sine(1200.0, 16000, 0.5, amp=0.25)
+    path = tmp_path / "st.wav"
+    sf.write(path, np.stack([left, right], axis=1), 16000, subtype="FLOAT")
+    mono = load_audio(path, 16000)
+    np.testing.assert_allclose(mono, (left + right) / 2, atol=1e-6)
+    both = load_audio(path, 16000, mono=False)
+    assert both.shape == (2, len(left)) and both.dtype == np.float32
+    np.testing.assert_allclose(both[1], right, atol=1e-6)
+
+
+def test_multichannel_average(tmp_path):
+    chans = np.stack([np.full(800, v, np.float32) for v in (0.1, 0.2, 0.3, 0.6)], axis=1)
+    path = tmp_path / "quad.wav"
+    sf.write(path, chans, 8000, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(path, 8000), np.full(800, 0.3), atol=1e-6)
+
+
+@pytest.mark.parametrize("orig_sr,freq", [(44100, 1000.0), (22050, 3000.0), (8000, 1500.0), (48000, 7000.0)])
+def test_resampling_keeps_frequency(tmp_path, orig_sr, freq):
+    path = tmp_path / f"s{orig_sr}.wav"
+    sf.write(path, np.stack([sine(freq, orig_sr, 2.0)] * 2, axis=1), orig_sr, subtype="PCM_16")
+    y = load_audio(path, 16000)
+    assert y.dtype == np.float32
+    assert abs(len(y) - 32000) <= 1
+    assert abs(peak_frequency(y, 16000) - freq) < 1.0  # bin width 0.5 Hz
+    # amplitude preserved away from the edges (resampler pass band)
+    assert abs(np.abs(y[2000:-2000]).max() - 0.5) < 0.02
+
+
+def test_offset_and_duration(tmp_path):
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, 16000 * 3).astype(np.float32)
+    path = tmp_path / "long.wav"
+    sf.write(path, x, 16000, subtype="FLOAT")
+    seg = load_audio(path, 16000, offset=1.25, duration=0.5)
+    np.testing.assert_array_equal(seg, x[20000:28000])
+    tail = load_audio(path, 16000, offset=2.5, duration=5.0)  # runs past the end
+    np.testing.assert_array_equal(tail, x[40000:])
+    path44 = tmp_path / "long44.wav"
+    sf.write(path44, sine(500.0, 44100, 3.0), 44100, subtype="FLOAT")
+    assert len(load_audio(path44, 16000, offset=1.0, duration=1.0)) == 16000
+    with pytest.raises(AudioError, match="past the end"):
+        load_audio(path, 16000, offset=3.5)
+
+
+def test_audio_info(tmp_path):
+    path = tmp_path / "i.flac"
+    sf.write(path, np.zeros((22050, 2), np.float32), 22050)
+    info = audio_info(path)
+    assert (info.sample_rate, info.num_frames, info.channels) == (22050, 22050, 2)
+    assert info.duration == pytest.approx(1.0)
+
+
+def test_unusable_files_name_the_file(tmp_path):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt not really a wav file")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    no_frames = tmp_path / "no_frames.wav"
+    sf.write(no_frames, np.zeros(0, np.float32), 16000)
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.array([0.0, np.nan, 0.1] * 100, np.float32), 16000, subtype="FLOAT")
+    missing = tmp_path / "missing.wav"
+    for path, problem in [(corrupt, "cannot read"), (empty, "empty"), (no_frames, "no audio samples"),
+                          (nan, "NaN"), (missing, "not found"), (tmp_path, "folder")]:
+        with pytest.raises(AudioError, match=problem) as info:
+            load_audio(path, 16000)
+        assert str(path) in str(info.value)
+        assert isinstance(info.value, JointsedError)
+        assert info.value.path == path
+
+
+def test_fix_length():
+    x = np.arange(5, dtype=np.float32)
+    np.testing.assert_array_equal(fix_length(x, 3), [0, 1, 2])
+    np.testing.assert_array_equal(fix_length(x, 7), [0, 1, 2, 3, 4, 0, 0])
+    assert fix_length(x, 5) is x
+    assert fix_length(x, 7).dtype == np.float32
+    assert fix_length(np.ones((2, 4), np.float32), 6).shape == (2, 6)
+    assert fix_length(np.ones((2, 4), np.float32), 6)[:, 4:].sum() == 0
+
+
+# ----- config and time grid ------------------------------------------------------------------------
+def test_feature_config_defaults_and_grid():
+    c = FeatureConfig()
+    assert (c.sample_rate, c.n_fft, c.win_length, c.hop_length, c.n_mels) == (16000, 1024, 640, 320, 64)
+    assert c.f_min == 0.0 and c.f_max is None and c.f_max_hz == 8000.0 and c.clip_duration == 10.0
+    assert c.frame_hop == pytest.approx(0.02)
+    assert c.n_frames() == 500
+    for n in (0, 1, 319, 320, 321, 639, 640, 16000, 159999, 160000, 160319):
+        assert c.n_frames(n) == n // 320
+
+
+@pytest.mark.parametrize(
+    "override,key",
+    [({"win_length": 2048}, "win_length"), ({"hop_length": 0}, "hop_length"), ({"hop_length": -3}, "hop_length"),
+     ({"n_mels": 0}, "n_mels"), ({"f_max": 9000.0}, "f_max"), ({"f_min": 5000.0, "f_max": 4000.0}, "f_min"),
+     ({"clip_duration": 0.0}, "clip_duration"), ({"n_mels": 400}, "n_mels"), ({"sample_rate": 0}, "sample_rate")],
+)
+def test_feature_config_rejects_nonsense(override, key):
+    with pytest.raises(ConfigError, match=key):
+        FeatureConfig(**override).validate()
+    with pytest.raises(ConfigError, match=key):  # also through the typed loader
+        from_dict(FeatureConfig, override, "features")
+
+
+def test_config_hash_is_stable_and_discriminating():
+    base = FeatureConfig().config_hash()
+    assert base == FeatureConfig().config_hash()
+    assert len(base) == 16
+    assert FeatureConfig(f_max=8000.0).config_hash() == base  # same features
+    assert FeatureConfig(clip_duration=10).config_hash() == base
+    others = {FeatureConfig(n_mels=40).config_hash(), FeatureConfig(hop_length=160).config_hash(),
+              FeatureConfig(mel_scale="htk").config_hash(), FeatureConfig(f_min=50.0).config_hash(),
+              FeatureConfig(clip_duration=5.0).config_hash(), FeatureConfig(win_length=1024).config_hash()}
+    assert base not in others and len(others) == 6
+
+
+# ----- mel filter bank and LogMel -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"mel_scale": "htk"}, {"n_mels": 128, "f_min": 20.0, "f_max": 7600.0},
+     {"sample_rate": 44100, "n_fft": 2048, "win_length": 1764, "hop_length": 882, "f_min": 50.0, "f_max": 14000.0}],
+)
+def test_mel_filterbank_matches_librosa(kwargs):
+    librosa = pytest.importorskip("librosa")
+    c = FeatureConfig(**kwargs)
+    fb = mel_filterbank(c)
+    ref = librosa.filters.mel(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.f_min, fmax=c.f_max_hz,
+                              htk=c.mel_scale == "htk", norm="slaney")
+    assert fb.shape == (c.n_fft // 2 + 1, c.n_mels) and fb.dtype == np.float32
+    np.testing.assert_allclose(fb, ref.T, rtol=1e-5, atol=1e-7)
+
+
+def test_logmel_frame_counts_and_batching():
+    module = LogMel(FeatureConfig())
+    rng = torch.Generator().manual_seed(0)
+    for n in (0, 100, 319, 320, 321, 1023, 16000, 32005, 160000):
+        out = module(torch.randn(3, n, generator=rng))
+        assert out.shape == (3, n // 320, 64), n
+        assert out.dtype == torch.float32
+    wav = torch.randn(4, 16000, generator=rng)
+    batched = module(wav)
+    for i in range(4):
+        torch.testing.assert_close(module(wav[i]), batched[i], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        module(torch.zeros(1, 2, 3))
+
+
+def test_logmel_matches_librosa_pipeline():
+    librosa = pytest.importorskip("librosa")
+    c = FeatureConfig()
+    x = np.random.default_rng(1).standard_normal(48000).astype(np.float32) * 0.1
+    ours = waveform_to_logmel(x, c)
+    # Same grid as documented: pad (n_fft - hop) / 2 zeros each side, no centring.
+    padded = np.pad(x, (352, 352))
+    power = np.abs(librosa.stft(padded, n_fft=1024, hop_length=320, win_length=640, window="hann",
+                                center=False)) ** 2
+    ref = np.log(librosa.feature.melspectrogram(S=power, sr=16000, n_mels=64) + 1e-8).T
+    assert ours.shape == ref.shape == (150, 64)
+    np.testing.assert_allclose(ours, ref, atol=1e-3)
+
+
+def test_frame_t_is_centred_on_its_interval():
+    """A short burst anywhere inside [t*hop, (t+1)*hop) is loudest in frame t.
+
+    (With torch's centre=True frames, centred on t*hop, a burst in the second half of the
+    interval would land in frame t + 1.)
+    """
+    module = LogMel(FeatureConfig())
+    for t in (0, 7, 123, 498):
+        for start in (10, 150, 290):  # bursts of 20 samples: early, middle, late in the interval
+            wav = torch.zeros(160000)
+            wav[t * 320 + start : t * 320 + start + 20] = 1.0
+            energy = module(wav).exp().sum(-1)
+            assert int(energy.argmax()) == t, (t, start)
+
+
+def test_logmel_sine_lands_in_the_right_band():
+    c = FeatureConfig()
+    feats = waveform_to_logmel(sine(2000.0, 16000, 1.0), c)
+    centres = mel_filterbank(c).argmax(axis=0) * 16000 / 1024  # Hz of each band's peak bin
+    band = int(np.median(feats.argmax(axis=1)))
+    assert abs(centres[band] - 2000.0) < 100.0
+    assert feats.min() >= np.log(1e-8) - 1e-4  # floor of the log
+
+
+def test_logmel_on_cuda_matches_cpu():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    module = LogMel(FeatureConfig())
+    wav = torch.randn(2, 32000)
+    torch.testing.assert_close(module.cuda()(wav.cuda()).cpu(), LogMel(FeatureConfig())(wav), rtol=1e-3, atol=1e-3)
+
+
+def test_extract_logmel_pads_and_crops(tmp_path):
+    c = FeatureConfig(clip_duration=2.0)
+    short, long_ = tmp_path / "short.wav", tmp_path / "long.wav"
+    sf.write(short, sine(800.0, 44100, 0.7), 44100)
+    sf.write(long_, np.stack([sine(800.0, 22050, 3.0)] * 2, axis=1), 22050)
+    a, b = extract_logmel(short, c), extract_logmel(long_, c)
+    assert a.shape == b.shape == (100, 64) and a.dtype == np.float32
+    # the padded part of the short clip is silence (log floor); the long clip is cropped, not silent
+    assert np.allclose(a[40:], np.log(1e-8), atol=1e-3)
+    assert b[-5:].max() > a[-5:].max() + 20
+    expected = waveform_to_logmel(fix_length(load_audio(long_, 16000), 32000), c)
+    np.testing.assert_array_equal(b, expected)

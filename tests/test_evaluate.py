@@ -1,0 +1,204 @@
+"""Evaluator on small synthetic cases with known answers, score-folder round trip, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jointsed.cli import main
+from jointsed.data.annotations import Event, write_durations_tsv, write_strong_tsv
+from jointsed.data.label_encoder import LabelEncoder
+from jointsed.evaluate import (
+    EvaluationError,
+    evaluate_run,
+    format_table,
+    load_reference,
+    read_frame_scores,
+    write_frame_scores,
+)
+from jointsed.evaluate.io import detect_prediction_kind
+
+CLASSES = ("Cat", "Dog", "Speech")
+HOP = 0.02
+TRUTH = [
+    Event("a.wav", 0.5, 2.0, "Dog"),
+    Event("a.wav", 3.0, 6.5, "Speech"),
+    Event("b.wav", 1.0, 1.5, "Cat"),
+    Event("b.wav", 4.0, 9.0, "Dog"),
+    Event("c.wav", 0.0, 10.0, "Speech"),
+    Event("c.wav", 2.2, 2.8, "Cat"),
+]
+EMPTY_CLIP = "d.wav"
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    gt = tmp_path / "gt.tsv"
+    durations = tmp_path / "durations.tsv"
+    write_strong_tsv(gt, TRUTH, empty_files=[EMPTY_CLIP])
+    write_durations_tsv(durations, {n: 10.0 for n in ("a.wav", "b.wav", "c.wav", EMPTY_CLIP)})
+    return gt, durations
+
+
+def _scores_from_events(events):
+    """Perfect frame scores: 1 on the frames of each event, 0 elsewhere."""
+    encoder = LabelEncoder(CLASSES, frame_hop=HOP, n_frames=500)
+    clips = {"a.wav": [], "b.wav": [], "c.wav": [], EMPTY_CLIP: []}
+    for e in events:
+        clips[e.filename].append(e)
+    return {name: encoder.encode_strong(evs) for name, evs in clips.items()}
+
+
+def test_perfect_detections_score_one(dataset, tmp_path):
+    gt, durations = dataset
+    predictions = tmp_path / "pred.tsv"
+    # filenames without extension must still match the ground truth
+    stripped = [Event(e.filename[:-4], e.onset, e.offset, e.event_label) for e in TRUTH]
+    write_strong_tsv(predictions, stripped)
+    results = evaluate_run(gt, durations, predictions, classes=CLASSES)
+    for family in ("event_based", "segment_based", "tagging", "intersection"):
+        assert results[family]["macro_f1"] == pytest.approx(1.0), family
+        assert all(v["f1"] == pytest.approx(1.0) for v in results[family]["per_class"].values())
+    assert results["event_based"]["micro_f1"] == pytest.approx(1.0)
+    assert results["clips_outside_ground_truth"] == 0
+
+
+def test_empty_predictions_score_zero(dataset, tmp_path):
+    gt, durations = dataset
+    predictions = tmp_path / "pred.tsv"
+    write_strong_tsv(predictions, [])
+    results = evaluate_run(gt, durations, predictions, classes=CLASSES)
+    for family in ("event_based", "segment_based", "tagging", "intersection"):
+        assert results[family]["macro_f1"] == 0.0, family
+
+
+def test_half_right_detections(dataset, tmp_path):
+    """Known answer: every Dog event found, every Speech event missed, one false Cat."""
+    gt, durations = dataset
+    predictions = tmp_path / "pred.tsv"
+    found = [e for e in TRUTH if e.event_label in ("Dog", "Cat")]
+    write_strong_tsv(predictions, found + [Event("d.wav", 1.0, 2.0, "Cat")])
+    results = evaluate_run(gt, durations, predictions, classes=CLASSES)
+    per_class = results["event_based"]["per_class"]
+    assert per_class["Dog"]["f1"] == pytest.approx(1.0)
+    assert per_class["Speech"]["f1"] == pytest.approx(0.0)
+    assert per_class["Cat"]["f1"] == pytest.approx(2 * 2 / (2 * 2 + 1))  # TP 2, FP 1, FN 0
+    assert results["tagging"]["per_class"]["Cat"]["precision"] == pytest.approx(2 / 3)
+
+
+def test_frame_score_round_trip_and_perfect_scores(dataset, tmp_path):
+    gt, durations = dataset
+    scores = _scores_from_events(TRUTH)
+    folder = tmp_path / "scores"
+    write_frame_scores(folder, scores, HOP, CLASSES)
+    assert sorted(p.name for p in folder.iterdir()) == ["a.tsv", "b.tsv", "c.tsv", "d.tsv"]
+    assert detect_prediction_kind(folder) == "scores"
+    reference = load_reference(gt, durations, CLASSES)
+    back = read_frame_scores(folder, reference)
+    for name, array in scores.items():
+        frame = back[name[:-4]]
+        np.testing.assert_allclose(frame[list(CLASSES)].to_numpy(), array)
+        np.testing.assert_allclose(frame["onset"].to_numpy(), np.arange(500) * HOP, atol=1e-9)
+    with pytest.raises(FileExistsError):
+        write_frame_scores(folder, scores, HOP, CLASSES)
+
+    results = evaluate_run(gt, durations, scores=folder, classes=CLASSES)
+    for family in ("event_based", "segment_based", "tagging", "intersection"):
+        assert results[family]["macro_f1"] == pytest.approx(1.0), family
+        assert results[family]["source"].startswith("frame scores")
+    assert results["psds1"]["value"] == pytest.approx(1.0)
+    assert results["psds2"]["value"] == pytest.approx(1.0)
+    assert set(results["psds1"]["per_class"]) == set(CLASSES)
+
+
+def test_noisy_scores_rank_below_perfect(dataset, tmp_path):
+    gt, durations = dataset
+    rng = np.random.default_rng(0)
+    # smooth noise (constant over 1 s blocks) that sometimes outscores true events
+    scores = {k: v * 0.4 + np.repeat(rng.uniform(0, 0.6, (10, v.shape[1])), 50, axis=0)
+              for k, v in _scores_from_events(TRUTH).items()}
+    write_frame_scores(tmp_path / "scores", scores, HOP, CLASSES)
+    results = evaluate_run(gt, durations, tmp_path / "scores", classes=CLASSES)
+    assert 0.0 < results["psds1"]["value"] < 1.0
+    assert 0.0 <= results["event_based"]["macro_f1"] < 1.0
+
+
+def test_operating_points_perfect_psds(dataset, tmp_path):
+    gt, durations = dataset
+    folder = tmp_path / "ops"
+    folder.mkdir()
+    for threshold in (0.3, 0.5, 0.7):
+        write_strong_tsv(folder / f"predictions_th_{threshold:.2f}.tsv", TRUTH)
+    assert detect_prediction_kind(folder) == "operating_points"
+    results = evaluate_run(gt, durations, operating_points=folder, classes=CLASSES)
+    assert results["psds1"]["value"] == pytest.approx(1.0)
+    assert results["psds1"]["library"] == "psds_eval"
+    assert "event_based" not in results
+
+
+def test_missing_inputs_are_named(dataset, tmp_path):
+    gt, durations = dataset
+    scores = _scores_from_events(TRUTH)
+    del scores["b.wav"]
+    write_frame_scores(tmp_path / "scores", scores, HOP, CLASSES)
+    with pytest.raises(EvaluationError, match=r"no score file for 1 of 4 clip\(s\).*b\.tsv"):
+        evaluate_run(gt, durations, scores=tmp_path / "scores", classes=CLASSES)
+    short = tmp_path / "short.tsv"
+    write_durations_tsv(short, {"a.wav": 10.0})
+    with pytest.raises(EvaluationError, match=r"short\.tsv: no duration for 3 clip"):
+        evaluate_run(gt, short, scores=tmp_path / "scores", classes=CLASSES)
+    with pytest.raises(EvaluationError, match="nothing to evaluate"):
+        evaluate_run(gt, durations, classes=CLASSES)
+
+
+def test_cli_writes_json(dataset, tmp_path, capsys):
+    gt, durations = dataset
+    predictions = tmp_path / "pred.tsv"
+    write_strong_tsv(predictions, TRUTH[:3])
+    out = tmp_path / "out" / "results.json"
+    assert main(["evaluate", str(gt), "--durations", str(durations),
+                 "--predictions", str(predictions), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Event-based F1, macro" in printed and "Alarm_bell_ringing" in printed
+    saved = json.loads(out.read_text())
+    assert 0 < saved["event_based"]["macro_f1"] < 1
+    assert saved["inputs"]["detections"] == str(predictions)
+    assert main(["evaluate", str(gt), "--durations", str(durations)]) == 2
+    assert "give at least one" in capsys.readouterr().err
+    write_strong_tsv(tmp_path / "bad.tsv", [Event("a.wav", 0, 1, "Dog")])
+    (tmp_path / "bad.tsv").write_text("filename\tonset\toffset\tevent_label\na.wav\t0\t1\tDogg\n")
+    assert main(["evaluate", str(gt), "--durations", str(durations),
+                 "--predictions", str(tmp_path / "bad.tsv")]) == 2
+    assert "bad.tsv, line 2" in capsys.readouterr().err
+
+
+def test_format_table_from_scores(dataset, tmp_path):
+    gt, durations = dataset
+    write_frame_scores(tmp_path / "s", _scores_from_events(TRUTH), HOP, CLASSES)
+    table = format_table(evaluate_run(gt, durations, tmp_path / "s", classes=CLASSES))
+    assert "PSDS1" in table and "sed_scores_eval" in table and "Speech" in table
+
+
+def test_overlapping_same_class_events_are_merged(tmp_path):
+    from jointsed.evaluate.io import merge_overlaps
+
+    events = [(3.0, 4.0, "Dog"), (0.0, 2.0, "Dog"), (1.0, 2.5, "Dog"), (2.5, 2.7, "Dog")]
+    merged, absorbed = merge_overlaps(events + [(1.0, 2.0, "Cat")])
+    assert merged == [(0.0, 2.7, "Dog"), (1.0, 2.0, "Cat"), (3.0, 4.0, "Dog")]
+    assert absorbed == 2
+
+    # psds_eval and sed_scores_eval reject such ground truth; the evaluator merges it
+    gt, durations = tmp_path / "gt.tsv", tmp_path / "d.tsv"
+    overlapping = TRUTH + [Event("a.wav", 1.5, 2.5, "Dog")]
+    write_strong_tsv(gt, overlapping, empty_files=[EMPTY_CLIP])
+    write_durations_tsv(durations, {n: 10.0 for n in ("a.wav", "b.wav", "c.wav", EMPTY_CLIP)})
+    write_frame_scores(tmp_path / "s", _scores_from_events(overlapping), HOP, CLASSES)
+    predictions = tmp_path / "p.tsv"
+    write_strong_tsv(predictions, overlapping)
+    results = evaluate_run(gt, durations, [predictions, tmp_path / "s"], classes=CLASSES)
+    assert results["ground_truth_events_merged"] == 1
+    assert results["event_based"]["macro_f1"] == pytest.approx(1.0)
+    assert results["intersection"]["macro_f1"] == pytest.approx(1.0)
+    assert results["psds1"]["value"] == pytest.approx(1.0)

@@ -1,0 +1,198 @@
+"""On-disk feature cache: keys, hits/misses, invalidation, parallel build, error reporting, CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from jointsed.audio import AudioError, CacheReport, FeatureCache, FeatureConfig, extract_logmel
+from jointsed.audio import cache as cache_module
+from jointsed.cli import main as cli_main
+
+CONFIG = FeatureConfig(clip_duration=2.0)  # 100 frames: keeps the tests fast
+
+
+def write_clip(path: Path, freq: float, sr: int = 16000, channels: int = 1, seconds: float = 2.0) -> Path:
+    t = np.arange(int(sr * seconds)) / sr
+    x = 0.3 * np.sin(2 * np.pi * freq * t)
+    sf.write(path, np.stack([x] * channels, axis=1) if channels > 1 else x, sr, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture
+def clips(tmp_path):
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    return [write_clip(folder / f"c{i}.wav", 300 + 250 * i, sr=44100 if i % 2 else 16000, channels=1 + i % 2)
+            for i in range(6)]
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files of atomic writes that were not cleaned up."""
+    return [p.name for p in folder.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp")]
+
+
+def test_get_computes_stores_then_hits(tmp_path, clips, monkeypatch):
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+    assert not cache.has(clips[0])
+    first = cache.get(clips[0])
+    assert first.shape == (100, 64) and first.dtype == np.float32
+    entry = cache.entry_path(clips[0])
+    assert entry.parent == tmp_path / "cache" / CONFIG.config_hash()
+    assert entry.is_file() and cache.has(clips[0])
+    assert np.load(entry).dtype == np.float16
+    assert (entry.parent / "config.json").is_file()
+    # float16 storage is close to the float32 computation
+    assert np.max(np.abs(first - extract_logmel(clips[0], CONFIG))) < 0.02
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("a cache hit must not recompute")
+
+    monkeypatch.setattr(cache_module, "_compute_entry", no_compute)
+    again = FeatureCache(tmp_path / "cache", CONFIG).get(clips[0])  # a new instance: read from disk
+    np.testing.assert_array_equal(first, again)
+
+
+def test_changed_file_is_recomputed(tmp_path, clips):
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+    old = cache.get(clips[1])
+    old_entry = cache.entry_path(clips[1])
+    # same size, different content and modification time
+    write_clip(clips[1], 3000.0, sr=44100, channels=2)
+    st = clips[1].stat()
+    os.utime(clips[1], ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    assert cache.entry_path(clips[1]) != old_entry
+    assert not cache.has(clips[1])
+    new = cache.get(clips[1])
+    assert np.abs(new - old).max() > 1.0
+    np.testing.assert_allclose(new, extract_logmel(clips[1], CONFIG), atol=0.02)
+    # touching alone (mtime) also invalidates
+    os.utime(clips[1], ns=(st.st_atime_ns, st.st_mtime_ns + 9_000_000_000))
+    assert not cache.has(clips[1])
+
+
+def test_config_change_gives_a_different_key(tmp_path, clips):
+    a = FeatureCache(tmp_path / "cache", CONFIG)
+    b = FeatureCache(tmp_path / "cache", FeatureConfig(clip_duration=2.0, n_mels=40))
+    assert a.folder != b.folder
+    assert a.get(clips[0]).shape == (100, 64)
+    assert not b.has(clips[0])
+    assert b.get(clips[0]).shape == (100, 40)
+
+
+def test_truncated_entry_is_recomputed(tmp_path, clips):
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+    good = cache.get(clips[2])
+    entry = cache.entry_path(clips[2])
+    entry.write_bytes(entry.read_bytes()[:300])
+    assert not cache.has(clips[2])
+    np.testing.assert_array_equal(cache.get(clips[2]), good)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_build_reports_built_then_reused(tmp_path, clips, workers):
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+    report = cache.build(clips + [clips[0]], workers=workers, progress=False)  # duplicate counted once
+    assert isinstance(report, CacheReport) and report.ok
+    assert report.built == clips and report.reused == [] and report.failed == []
+    assert report.audio_seconds == pytest.approx(12.0, abs=0.01)
+    assert report.realtime_factor > 0 and "built 6" in report.summary()
+    for p in clips:
+        np.testing.assert_allclose(cache.get(p), extract_logmel(p, CONFIG), atol=0.02)
+    again = cache.build(clips, workers=workers, progress=False)
+    assert again.built == [] and again.reused == clips
+    assert leftovers(tmp_path / "cache") == []
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    corrupt = tmp_path / "audio" / "corrupt.wav"
+    corrupt.parent.mkdir(exist_ok=True)
+    corrupt.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00garbage-garbage-garbage")
+    empty = tmp_path / "audio" / "empty.flac"
+    empty.write_bytes(b"")
+    return corrupt, empty
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bad_files_skipped_by_name(tmp_path, clips, bad_files, capsys, workers):
+    corrupt, empty = bad_files
+    missing = tmp_path / "audio" / "missing.wav"
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+    report = cache.build([clips[0], corrupt, clips[1], empty, missing], workers=workers, on_error="skip",
+                         progress=False)
+    assert report.built == [clips[0], clips[1]]
+    failed = dict(report.failed)
+    assert set(failed) == {corrupt, empty, missing}
+    assert "empty" in failed[empty] and "not found" in failed[missing]
+    err = capsys.readouterr().err
+    for p in (corrupt, empty, missing):
+        assert str(p) in err
+    assert not report.ok and "failed 3" in report.summary()
+    assert leftovers(tmp_path / "cache") == []
+    assert len(list(cache.folder.glob("*.npy"))) == 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bad_file_raises_in_fail_mode(tmp_path, clips, bad_files, workers):
+    corrupt, empty = bad_files
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+    for bad in (corrupt, empty):
+        with pytest.raises(AudioError) as info:
+            cache.build([clips[0], bad, clips[1]], workers=workers, on_error="fail", progress=False)
+        assert str(bad) in str(info.value)
+    with pytest.raises(AudioError, match="corrupt.wav"):
+        cache.get(corrupt)
+    assert leftovers(tmp_path / "cache") == []
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, clips, monkeypatch):
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+
+    def broken_save(fh, arr, allow_pickle=False):
+        fh.write(b"\x93NUMPY half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache_module.np, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):  # not an audio problem: never skipped
+        cache.build(clips[:2], workers=1, progress=False)
+    assert list(cache.folder.glob("*.npy")) == []
+    assert leftovers(tmp_path / "cache") == []
+
+
+def test_load_stack(tmp_path, clips, bad_files):
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+    order = [clips[3], clips[0], clips[5]]
+    stack = cache.load_stack(order, workers=2)
+    assert stack.shape == (3, 100, 64) and stack.dtype == np.float32
+    for i, p in enumerate(order):
+        np.testing.assert_array_equal(stack[i], cache.get(p))
+    with pytest.raises(AudioError, match="corrupt.wav"):  # a dataset never drops a clip silently
+        cache.load_stack([clips[0], bad_files[0]], workers=1)
+
+
+def test_cli_features(tmp_path, clips, bad_files, capsys):
+    cfg = tmp_path / "recipe.yaml"
+    cfg.write_text("features:\n  clip_duration: 2.0\n  n_mels: 32\nmodel:\n  name: whatever\n")
+    audio_dir = clips[0].parent
+    rc = cli_main(["features", str(audio_dir), "--cache", str(tmp_path / "c"), "--config", str(cfg),
+                   "--workers", "2", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "built 6, reused 0, failed 2" in out and "x real time" in out
+    assert "corrupt.wav" in err and "empty.flac" in err
+    cache = FeatureCache(tmp_path / "c", FeatureConfig(clip_duration=2.0, n_mels=32))
+    assert all(cache.has(p) for p in clips)
+    rc = cli_main(["features", *map(str, clips[:2]), "--cache", str(tmp_path / "c"), "--config", str(cfg),
+                   "--no-progress"])
+    assert rc == 0 and "built 0, reused 2, failed 0" in capsys.readouterr().out
+    rc = cli_main(["features", str(audio_dir), "--cache", str(tmp_path / "c"), "--on-error", "fail", "--no-progress"])
+    assert rc == 2 and "error" in capsys.readouterr().err
+    bad_cfg = tmp_path / "bad.yaml"
+    bad_cfg.write_text("hop_length: 0\n")
+    rc = cli_main(["features", str(audio_dir), "--cache", str(tmp_path / "c"), "--config", str(bad_cfg)])
+    assert rc == 2 and "hop_length" in capsys.readouterr().err
