@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jointsed.audio import AudioError, CacheReport, FeatureCache, FeatureConfig, extract_logmel
+from jointsed.audio import AudioError, CacheError, CacheReport, FeatureCache, FeatureConfig, extract_logmel
 from jointsed.audio import cache as cache_module
 from jointsed.cli import main as cli_main
 
@@ -196,3 +196,13 @@ def test_cli_features(tmp_path, clips, bad_files, capsys):
     bad_cfg.write_text("hop_length: 0\n")
     rc = cli_main(["features", str(audio_dir), "--cache", str(tmp_path / "c"), "--config", str(bad_cfg)])
     assert rc == 2 and "hop_length" in capsys.readouterr().err
+
+
+def test_unwritable_cache_is_a_clear_error(tmp_path, clips):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    cache = FeatureCache(blocker, CONFIG)
+    with pytest.raises(CacheError, match="not_a_folder"):
+        cache.build(clips[:1], workers=1, progress=False)
+    with pytest.raises(CacheError, match="not_a_folder"):
+        cache.get(clips[0])

@@ -1,7 +1,7 @@
 """Audio front-end: reading/resampling (:mod:`.io`), log-mel features (:mod:`.features`) and the
 on-disk feature cache (:mod:`.cache`)."""
 
-from jointsed.audio.cache import CacheReport, FeatureCache
+from jointsed.audio.cache import CacheError, CacheReport, FeatureCache
 from jointsed.audio.features import (
     FeatureConfig,
     LogMel,
@@ -14,6 +14,7 @@ from jointsed.audio.io import AudioError, AudioInfo, audio_info, fix_length, loa
 __all__ = [
     "AudioError",
     "AudioInfo",
+    "CacheError",
     "CacheReport",
     "FeatureCache",
     "FeatureConfig",

@@ -46,10 +46,15 @@ from tqdm.auto import tqdm
 from jointsed.audio.features import FeatureConfig, waveform_to_logmel
 from jointsed.audio.io import AudioError, fix_length, load_audio
 from jointsed.config import to_dict
+from jointsed.errors import JointsedError
 from jointsed.utils.atomic import atomic_path, atomic_write_json
 
 #: dtype of the stored feature files (see the module docstring for why float16).
 STORAGE_DTYPE = np.float16
+
+
+class CacheError(JointsedError):
+    """The cache folder cannot be created or written."""
 
 
 @dataclass
@@ -213,10 +218,16 @@ class FeatureCache:
             return None
         return arr.astype(dtype, copy=False)
 
-    def _write_config(self) -> None:
+    def _prepare_folder(self) -> None:
+        """Create the folder and its config.json, with a clear error if that is not possible."""
         marker = self.folder / "config.json"
-        if not marker.exists():
+        if marker.is_file():
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             atomic_write_json(marker, {"config_hash": self.config.config_hash(), "config": to_dict(self.config)})
+        except OSError as exc:
+            raise CacheError(f"{self.folder}: cannot write the feature cache ({exc.strerror or exc})") from None
 
     # ----- single clip ------------------------------------------------------------------------
     def get(self, path: str | os.PathLike) -> np.ndarray:
@@ -230,7 +241,7 @@ class FeatureCache:
             arr = self._read(entry)
             if arr is not None:
                 return arr
-        self._write_config()
+        self._prepare_folder()
         _compute_entry(str(path), str(entry), self.config)
         arr = self._read(entry)
         if arr is None:  # pragma: no cover - we just wrote it
@@ -282,8 +293,7 @@ class FeatureCache:
                 todo.append((path, entry))
 
         if todo:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._write_config()
+            self._prepare_folder()
             n_workers = (os.cpu_count() or 1) if workers is None else max(0, int(workers))
             n_workers = min(n_workers, len(todo))
             tasks = [(i, str(p), str(e)) for i, (p, e) in enumerate(todo)]

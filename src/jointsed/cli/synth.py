@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       for name, c in PRESETS.items())
     parser.add_argument("--preset", choices=list(PRESETS), default="demo",
                         help=f"dataset size, weak/synthetic/unlabelled/validation clips ({sizes}); default demo")
-    parser.add_argument("--out", required=True, help="dataset folder to create (DESED layout)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (same seed -> same files)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder to create (DESED layout)")
+    parser.add_argument("--seed", type=_non_negative_int, metavar="N", default=0, help="random seed (same seed -> same files)")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing --out folder (only once the new dataset is complete)")
     parser.add_argument("--stems", action="store_true",
@@ -30,16 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sources", metavar="DIR",
                         help="real recordings in the DESED soundbank layout (foreground/<label>/*.wav, "
                              "background/**/*.wav) instead of the built-in sound generators")
-    parser.add_argument("--n-weak", type=_non_negative_int, help="weakly labelled training clips")
-    parser.add_argument("--n-synthetic", type=_non_negative_int, help="strongly labelled training clips")
-    parser.add_argument("--n-unlabelled", type=_non_negative_int, help="unlabelled training clips")
-    parser.add_argument("--n-validation", type=_non_negative_int,
+    parser.add_argument("--n-weak", type=_non_negative_int, metavar="N", help="weakly labelled training clips")
+    parser.add_argument("--n-synthetic", type=_non_negative_int, metavar="N", help="strongly labelled training clips")
+    parser.add_argument("--n-unlabelled", type=_non_negative_int, metavar="N", help="unlabelled training clips")
+    parser.add_argument("--n-validation", type=_non_negative_int, metavar="N",
                         help="validation clips (at most 1168, the real validation layout)")
-    parser.add_argument("--clip-duration", type=float, help="seconds per clip (default 10)")
-    parser.add_argument("--sample-rate", type=int, help="Hz (default 16000)")
+    parser.add_argument("--clip-duration", type=float, metavar="SECONDS", help="seconds per clip (default 10)")
+    parser.add_argument("--sample-rate", type=int, metavar="HZ", help="Hz (default 16000)")
     parser.add_argument("--ebr", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="event-to-background ratio range in dB (default 6 30)")
-    parser.add_argument("--workers", type=_non_negative_int,
+    parser.add_argument("--workers", type=_non_negative_int, metavar="N",
                         help="processes (default: 2 for large datasets; the output does not depend on it)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

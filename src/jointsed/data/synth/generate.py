@@ -49,6 +49,7 @@ from jointsed.data.annotations import (
     write_strong_tsv,
     write_weak_tsv,
 )
+from jointsed.data.classes import DESED_CLASSES
 from jointsed.data.synth import layouts as L
 from jointsed.data.synth.mixer import PlacedEvent, Soundscape, mix_soundscape
 from jointsed.data.synth.presets import SynthConfig, resolve_config
@@ -257,11 +258,11 @@ def _run_tasks(tasks: list[ClipTask], renderer: ClipRenderer, workers: int) -> I
 # ----------------------------------------------------------------------------------------------
 # metadata
 # ----------------------------------------------------------------------------------------------
-def _write_metadata(root: Path, tasks: dict[str, list[ClipTask]], layouts: dict[str, list[L.ClipLayout]],
-                    config: SynthConfig) -> None:
+def _write_metadata(root: Path, tasks: dict[str, list[ClipTask]], config: SynthConfig) -> None:
     sr, duration = config.sample_rate, config.n_samples / config.sample_rate
     meta = root / "metadata"
-    weak = {t.filename: layouts["weak"][t.index].labels for t in tasks["weak"]}
+    weak = {t.filename: tuple(c for c in DESED_CLASSES if c in {label for label, _, _ in t.events})
+            for t in tasks["weak"]}
     write_weak_tsv(meta / "train" / "weak.tsv", weak)
     for split, tsv, durations_tsv in (("synthetic", meta / "train" / "synthetic.tsv",
                                        meta / "train" / "synthetic_durations.tsv"),
@@ -380,7 +381,7 @@ def synthesize_dataset(
                 for result in _run_tasks(all_tasks, renderer, workers):
                     results[(result.split, result.index)] = result
                     bar.update(1)
-            _write_metadata(tmp, tasks, layouts, config)
+            _write_metadata(tmp, tasks, config)
             if stems:
                 _write_stem_tables(tmp, tasks, results, config.sample_rate)
             clips = {split: len(split_tasks) for split, split_tasks in tasks.items()}

@@ -639,7 +639,7 @@ def _audio_files(folder: Path, recursive: bool) -> list[Path]:
     return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _load_cached(path: str, sample_rate: int) -> np.ndarray:
     from jointsed.audio import load_audio
 
