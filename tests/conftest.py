@@ -27,8 +27,8 @@ def _tone_class_frequencies() -> dict[str, float]:
     return {c: float(f) for c, f in zip(DESED_CLASSES, freqs)}
 
 
-def _render(events: list[tuple[str, float, float]], rng: np.random.Generator) -> np.ndarray:
-    n = int(SAMPLE_RATE * CLIP_SECONDS)
+def _render(events: list[tuple[str, float, float]], rng: np.random.Generator, seconds: float) -> np.ndarray:
+    n = int(SAMPLE_RATE * seconds)
     t = np.arange(n) / SAMPLE_RATE
     wav = 0.01 * rng.standard_normal(n)
     freqs = _tone_class_frequencies()
@@ -39,18 +39,19 @@ def _render(events: list[tuple[str, float, float]], rng: np.random.Generator) ->
     return wav.astype(np.float32)
 
 
-def _random_events(rng: np.random.Generator, classes: list[str], max_events: int = 3) -> list[tuple[str, float, float]]:
+def _random_events(rng: np.random.Generator, classes: list[str], seconds: float,
+                   max_events: int = 3) -> list[tuple[str, float, float]]:
     events = []
     for _ in range(int(rng.integers(1, max_events + 1))):
         label = classes[int(rng.integers(len(classes)))]
-        length = float(rng.uniform(0.5, 5.0))
-        onset = float(rng.uniform(0.0, CLIP_SECONDS - length))
+        length = float(rng.uniform(0.1, 0.9)) * seconds
+        onset = float(rng.uniform(0.0, seconds - length))
         events.append((label, round(onset, 3), round(onset + length, 3)))
     return events
 
 
 def make_numpy_dataset(root: Path, n_weak: int, n_synthetic: int, n_unlabelled: int, n_validation: int,
-                       seed: int = 0, classes: list[str] | None = None) -> Path:
+                       seed: int = 0, classes: list[str] | None = None, clip_seconds: float = CLIP_SECONDS) -> Path:
     """Write a DESED-layout dataset of tone events in noise (see the module docstring)."""
     rng = np.random.default_rng(seed)
     classes = list(classes or DESED_CLASSES)
@@ -60,9 +61,9 @@ def make_numpy_dataset(root: Path, n_weak: int, n_synthetic: int, n_unlabelled: 
 
     weak_lines = ["filename\tevent_labels"]
     for i in range(n_weak):
-        events = _random_events(rng, classes)
+        events = _random_events(rng, classes, clip_seconds)
         name = f"weak_{i:04d}.wav"
-        sf.write(root / "audio/train/weak" / name, _render(events, rng), SAMPLE_RATE)
+        sf.write(root / "audio/train/weak" / name, _render(events, rng, clip_seconds), SAMPLE_RATE)
         labels = [c for c in DESED_CLASSES if c in {e[0] for e in events}]
         weak_lines.append(f"{name}\t{','.join(labels)}")
     (root / "metadata/train/weak.tsv").write_text("\n".join(weak_lines) + "\n")
@@ -70,9 +71,9 @@ def make_numpy_dataset(root: Path, n_weak: int, n_synthetic: int, n_unlabelled: 
     def strong_set(n: int, folder: str, prefix: str, empty_every: int = 0) -> list[str]:
         lines = ["filename\tonset\toffset\tevent_label"]
         for i in range(n):
-            events = [] if empty_every and i % empty_every == 0 else _random_events(rng, classes)
+            events = [] if empty_every and i % empty_every == 0 else _random_events(rng, classes, clip_seconds)
             name = f"{prefix}_{i:04d}.wav"
-            sf.write(root / folder / name, _render(events, rng), SAMPLE_RATE)
+            sf.write(root / folder / name, _render(events, rng, clip_seconds), SAMPLE_RATE)
             if not events:
                 lines.append(f"{name}\t\t\t")
             for label, on, off in events:
@@ -83,13 +84,13 @@ def make_numpy_dataset(root: Path, n_weak: int, n_synthetic: int, n_unlabelled: 
     (root / "metadata/train/synthetic.tsv").write_text("\n".join(syn) + "\n")
     val = strong_set(n_validation, "audio/validation", "val", empty_every=7)
     (root / "metadata/validation/validation.tsv").write_text("\n".join(val) + "\n")
-    durations = ["filename\tduration"] + [f"val_{i:04d}.wav\t10.0" for i in range(n_validation)]
+    durations = ["filename\tduration"] + [f"val_{i:04d}.wav\t{clip_seconds}" for i in range(n_validation)]
     (root / "metadata/validation/validation_durations.tsv").write_text("\n".join(durations) + "\n")
 
     unl = ["filename"]
     for i in range(n_unlabelled):
         name = f"unl_{i:04d}.wav"
-        sf.write(root / "audio/train/unlabel_in_domain" / name, _render(_random_events(rng, classes), rng), SAMPLE_RATE)
+        sf.write(root / "audio/train/unlabel_in_domain" / name, _render(_random_events(rng, classes, clip_seconds), rng, clip_seconds), SAMPLE_RATE)
         unl.append(name)
     (root / "metadata/train/unlabel_in_domain.tsv").write_text("\n".join(unl) + "\n")
     return root
@@ -114,8 +115,15 @@ def tiny_dataset(tmp_path_factory) -> Path:
     return make_numpy_dataset(root, 6, 6, 6, 6, seed=0)
 
 
+#: classes of :func:`learnable_dataset` (recipes trained on it set ``data.classes`` to these)
+LEARNABLE_CLASSES = list(DESED_CLASSES[:4])
+LEARNABLE_CLIP_SECONDS = 5.0
+
+
 @pytest.fixture(scope="session")
 def learnable_dataset(tmp_path_factory) -> Path:
-    """Tone events of 4 classes in noise: 32 weak, 32 synthetic, 16 unlabelled, 24 validation clips."""
+    """5-s clips of tone events (one frequency per class) of 4 classes in noise: 32 weak,
+    32 synthetic, 16 unlabelled, 24 validation clips."""
     root = tmp_path_factory.mktemp("learnable_dataset") / "data"
-    return make_numpy_dataset(root, 32, 32, 16, 24, seed=1, classes=list(DESED_CLASSES[:4]))
+    return make_numpy_dataset(root, 32, 32, 16, 24, seed=1, classes=LEARNABLE_CLASSES,
+                              clip_seconds=LEARNABLE_CLIP_SECONDS)

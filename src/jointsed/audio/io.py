@@ -100,7 +100,7 @@ def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     Args:
         wav: (N,) or (C, N) float32.
     Returns:
-        (M,) or (C, M) float32 with M = ceil(N * target_sr / orig_sr) (soxr's output length).
+        (M,) or (C, M) float32 with M = round(N * target_sr / orig_sr) (soxr's output length).
     """
     if orig_sr == target_sr or wav.shape[-1] == 0:
         return wav.astype(np.float32, copy=False)
@@ -124,7 +124,9 @@ def load_audio(
         mono: average all channels into one.
         offset: start reading this many seconds into the file (only that part is decoded).
         duration: read at most this many seconds (``None``: to the end of the file). A window
-            running past the end of the file returns what is there (the caller pads).
+            running past the end of the file returns what is there (the caller pads). Each
+            window is resampled on its own, so its first and last ~1 ms can differ slightly
+            from the same samples resampled as part of the whole file.
     Returns:
         ``(N,)`` float32 when ``mono``, else ``(C, N)`` float32 (channels first), in [-1, 1] for
         integer formats.

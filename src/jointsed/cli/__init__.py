@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "predict": "predict",
     "evaluate": "evaluate",
+    "report": "report",
 }
 
 

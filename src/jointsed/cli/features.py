@@ -16,16 +16,13 @@ from typing import TYPE_CHECKING
 
 from jointsed.config import ConfigError, from_dict, load_yaml
 from jointsed.errors import JointsedError
+from jointsed.data.annotations import AUDIO_EXTENSIONS, list_audio_files
 
 # jointsed.audio (torch) is imported inside the functions: `jointsed --help` stays fast.
 if TYPE_CHECKING:
     from jointsed.audio.features import FeatureConfig
 
 HELP = "Compute log-mel features of audio files into an on-disk cache (parallel, incremental)."
-
-#: Extensions picked up when a folder is given (libsndfile formats).
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".rf64", ".caf")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="AUDIO_DIR_OR_FILES",
@@ -61,12 +58,9 @@ def collect_audio_files(inputs: list[str]) -> list[Path]:
     for raw in inputs:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*")
-                if f.suffix.lower() in AUDIO_SUFFIXES and not f.name.startswith(".") and f.is_file()
-            )
+            found = list_audio_files(p, recursive=True)
             if not found:
-                raise JointsedError(f"{p}: no audio files ({', '.join(AUDIO_SUFFIXES[:3])}, ...) in this folder")
+                raise JointsedError(f"{p}: no audio files ({', '.join(AUDIO_EXTENSIONS[:3])}, ...) in this folder")
             paths.extend(found)
         elif p.exists():
             paths.append(p)

@@ -29,7 +29,10 @@ from jointsed.data.classes import DESED_CLASSES
 from jointsed.errors import JointsedError
 from jointsed.utils.atomic import atomic_open
 
-AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
+#: Audio file extensions picked up in folders (formats libsndfile reads).
+AUDIO_EXTENSIONS: tuple[str, ...] = (
+    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".rf64", ".caf",
+)
 
 STRONG_COLUMNS = ("filename", "onset", "offset", "event_label")
 WEAK_COLUMNS = ("filename", "event_labels")
@@ -399,17 +402,19 @@ def _write_lines(path: str | os.PathLike, lines: list[str]) -> None:
 # audio folders
 
 
-def list_audio_files(folder: str | os.PathLike) -> list[Path]:
-    """Audio files (by extension, case-insensitive) directly inside ``folder``, sorted by name.
+def list_audio_files(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Audio files (by extension, case-insensitive) inside ``folder``, sorted by path.
 
-    Hidden files (e.g. temporaries of interrupted writes) are skipped.
+    Only the folder itself is searched unless ``recursive``. Hidden files (e.g. temporaries of
+    interrupted writes) are skipped.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise AnnotationError(f"{folder}: audio folder not found")
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(
         p
-        for p in folder.iterdir()
+        for p in candidates
         if p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".") and p.is_file()
     )
 

@@ -178,6 +178,9 @@ class TrainerConfig:
     check_val_every_n_epoch: int = 1
     log_every_n_steps: int = 10
     deterministic: bool = False  # torch.use_deterministic_algorithms (GPU)
+    # With several processes: batch norm statistics over the global batch, so that every rank
+    # keeps the same running statistics (and weights) - no effect on one device.
+    sync_batchnorm: bool = True
     progress_bar: bool = True
     limit_train_batches: Optional[int] = None  # cap batches per epoch (quick runs)
     num_threads: Optional[int] = None  # torch CPU threads (None: torch's default)

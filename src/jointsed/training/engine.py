@@ -5,8 +5,8 @@ Run folder layout::
     RUN_DIR/config.yaml               the resolved recipe (YAML)
     RUN_DIR/checkpoints/best.ckpt     best validation score (``validation.monitor``)
     RUN_DIR/checkpoints/last.ckpt     end of the last finished epoch (``--resume`` starts here)
-    RUN_DIR/logs/csv/metrics.csv      CSV log (Lightning CSVLogger)
-    RUN_DIR/logs/tensorboard/         TensorBoard events
+    RUN_DIR/logs/csv/version_<n>/metrics.csv   CSV log (Lightning CSVLogger), one folder per session
+    RUN_DIR/logs/tensorboard/version_<n>/      TensorBoard events
     RUN_DIR/metrics.json              validation metrics: best epoch, last epoch, every epoch
     RUN_DIR/postprocess.json          tuned post-processing (written later by ``jointsed tune``)
     RUN_DIR/ddp/rank<R>.json          with several processes: each rank's final weight checksum
@@ -24,7 +24,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
 import yaml
@@ -77,12 +77,23 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600 files
 
 
-def weights_checksum(module: torch.nn.Module) -> str:
-    """SHA-256 of every parameter and buffer (name, dtype, shape, bytes), in name order."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def weights_checksum(weights: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 of every parameter and buffer (name, dtype, shape, bytes), in name order.
+
+    Accepts a module or a state dict (e.g. a checkpoint's ``state_dict``): both give the same hash.
+    """
+    state = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
     h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
+    for name, tensor in sorted(state.items()):
         t = tensor.detach().cpu().contiguous()
         h.update(name.encode())
         h.update(str(t.dtype).encode())
@@ -192,25 +203,34 @@ def _check_run_dir(run_dir: Path, resume: bool) -> Optional[Path]:
     return None
 
 
+def _uses_gpu(accelerator: str) -> bool:
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+
+
 def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback], progress: bool,
                   has_validation: bool) -> pl.Trainer:
     t = config.trainer
     ckpt_dir = run_dir / "checkpoints"
-    checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir,
-        filename="best",
-        monitor="val/score" if has_validation else None,
-        mode="max",
-        save_top_k=1 if has_validation else 0,
-        save_last=True,
-        auto_insert_metric_name=False,
-        enable_version_counter=False,
-    )
-    loggers = [
-        CSVLogger(run_dir / "logs", name="csv", version=""),
-        TensorBoardLogger(run_dir / "logs", name="tensorboard", version="", default_hp_metric=False),
+    # Two callbacks: Lightning >= 2.5 writes ``save_last`` only when the top-k checkpoint was
+    # saved too, but --resume needs the end of EVERY epoch. The "last" callback keeps exactly one
+    # file (monitor None, top 1) overwritten each epoch; checkpoint callbacks run after the
+    # others, in this order, so last.ckpt holds the best callback's updated state.
+    checkpoints = [
+        ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+                        auto_insert_metric_name=False, enable_version_counter=False),
     ]
-    all_callbacks = [checkpoint, LearningRateMonitor(logging_interval="epoch"), *callbacks]
+    if has_validation:
+        checkpoints.insert(0, ModelCheckpoint(
+            dirpath=ckpt_dir, filename="best", monitor="val/score", mode="max", save_top_k=1,
+            auto_insert_metric_name=False, enable_version_counter=False,
+        ))
+    loggers = [
+        # one version_<n> folder per session (a resumed run adds one; Lightning's CSV logger would
+        # otherwise delete the earlier metrics.csv)
+        CSVLogger(run_dir / "logs", name="csv"),
+        TensorBoardLogger(run_dir / "logs", name="tensorboard", default_hp_metric=False),
+    ]
+    all_callbacks = [*checkpoints, LearningRateMonitor(logging_interval="epoch"), *callbacks]
     if progress:
         all_callbacks.append(_Progress())
     return pl.Trainer(
@@ -224,6 +244,8 @@ def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback]
         check_val_every_n_epoch=t.check_val_every_n_epoch,
         log_every_n_steps=t.log_every_n_steps,
         deterministic=t.deterministic,
+        # torch's SyncBatchNorm needs GPUs; on CPU the buffers are broadcast from rank 0 instead
+        sync_batchnorm=t.sync_batchnorm and _uses_gpu(t.accelerator),
         enable_progress_bar=progress,
         enable_model_summary=progress,
         num_sanity_val_steps=0,
@@ -243,6 +265,7 @@ def train(
     progress: bool = True,
     train_set: Optional[TrainingSet] = None,
     validation_set: Optional[ValidationSet] = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainResult:
     """Train ``config`` on the data under ``data_root`` into ``run_dir``.
 
@@ -255,6 +278,7 @@ def train(
             uninterrupted run.
         progress: progress bars and model summary.
         train_set, validation_set: already loaded sets (skip loading; benchmarks and tests).
+        callbacks: extra Lightning callbacks (e.g. timers).
     Returns:
         :class:`TrainResult`.
     """
@@ -276,7 +300,7 @@ def train(
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
         warnings.filterwarnings("ignore", message=".*LightningModule.*has parameters that were not used.*")
-        trainer = build_trainer(config, run_dir, [run_files], progress, has_val)
+        trainer = build_trainer(config, run_dir, [run_files, *callbacks], progress, has_val)
         if trainer.is_global_zero:
             run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -109,6 +109,24 @@ class SEDSystem(pl.LightningModule):
         # training, so a run resumed from a checkpoint continues exactly like an uninterrupted one.
         torch.manual_seed(derive_seed(self.config.seed, self.current_epoch, batch_idx, self.global_rank, 7))
 
+    # ----- several processes -----------------------------------------------------------------
+    def _broadcast_buffers(self) -> None:
+        """Copy rank 0's buffers (batch-norm statistics) to every rank.
+
+        DDP keeps parameters identical; buffers updated in the forward pass drift by each rank's
+        last batches. Broadcasting them before validation and at epoch end keeps the ranks'
+        models identical (validation metrics, checkpoints and final weights agree).
+        """
+        if self._trainer is None or self.trainer.world_size <= 1:
+            return
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return
+        for buf in self.buffers():
+            torch.distributed.broadcast(buf, src=0)
+
+    def on_train_epoch_end(self) -> None:
+        self._broadcast_buffers()
+
     # ----- optimiser -------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
         trainer = self._trainer
@@ -144,6 +162,7 @@ class SEDSystem(pl.LightningModule):
 
     # ----- validation ------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
+        self._broadcast_buffers()
         self._val_clip, self._val_frame = [], []
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

@@ -154,19 +154,19 @@ def harmonic_voice(rng: np.random.Generator, f0: np.ndarray, sample_rate: int, f
     phase = 2.0 * np.pi * np.cumsum(f0) / sample_rate
     ctrl = np.arange(0, n, control_hop)
     f0_c = f0[ctrl]
-    formants_c = formants[:, ctrl]
     max_freq = min(max_freq, 0.45 * sample_rate)
-    n_harmonics = int(min(120, max_freq / max(float(f0.min()), 20.0)))
-    offsets = rng.uniform(0, 2 * np.pi, max(n_harmonics, 1))
+    n_harmonics = max(1, int(min(120, max_freq / max(float(f0.min()), 20.0))))
+    offsets = rng.uniform(0, 2 * np.pi, n_harmonics)
+    harmonic_freqs = np.arange(1, n_harmonics + 1)[:, None] * f0_c[None, :]  # (K, n_ctrl)
+    amps = formant_envelope(harmonic_freqs.ravel(), np.tile(formants[:, ctrl], (1, n_harmonics)),
+                            bandwidths).reshape(n_harmonics, -1)
+    amps *= np.arange(1, n_harmonics + 1)[:, None] ** (-slope)
+    amps[harmonic_freqs > max_freq] = 0.0
+    audible = amps.max(axis=1) > 1e-3 * amps.max()  # skip harmonics 60 dB below the strongest
     grid = np.arange(n)
     out = np.zeros(n)
-    for k in range(1, n_harmonics + 1):
-        fk = k * f0_c
-        amp = formant_envelope(fk, formants_c, bandwidths) * k ** (-slope)
-        amp[fk > max_freq] = 0.0
-        if not amp.any():
-            continue
-        out += np.interp(grid, ctrl, amp) * np.sin(k * phase + offsets[k - 1])
+    for k in np.flatnonzero(audible):
+        out += np.interp(grid, ctrl, amps[k]) * np.sin((k + 1) * phase + offsets[k])
     return out
 
 

@@ -1,0 +1,159 @@
+"""Inference: Detector API and ``jointsed predict`` on files of any length, rate and channel count."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from jointsed.cli import main as cli_main
+from jointsed.data.annotations import read_strong_tsv
+from jointsed.evaluate.io import read_frame_scores
+from jointsed.inference import Detector, resolve_checkpoint
+from jointsed.postprocess.params import PostProcessingParams
+from jointsed.training.config import load_recipe
+from jointsed.training.data import load_validation_set
+from jointsed.training.engine import train
+from test_training import GL_RECIPE, MT_RECIPE, TINY_GL, TINY_MT
+
+
+@pytest.fixture(scope="module")
+def gl_model(learnable_dataset, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("predict") / "gl"
+    train(load_recipe(GL_RECIPE, TINY_GL + ["trainer.max_epochs=3"]), learnable_dataset, run, progress=False)
+    return run
+
+
+def _tone_file(path: Path, seconds: float, sr: int, channels: int, tones: list[tuple[float, float, float]]) -> Path:
+    """Noise with sine tones ``(freq, onset, offset)``, written as a ``channels``-channel file."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sr)) / sr
+    mono = 0.01 * rng.standard_normal(t.size)
+    for f, on, off in tones:
+        mask = (t >= on) & (t < off)
+        mono[mask] += 0.2 * np.sin(2 * np.pi * f * t[mask])
+    data = np.stack([mono] * channels, axis=1) if channels > 1 else mono
+    sf.write(path, data.astype(np.float32), sr)
+    return path
+
+
+def test_long_stereo_44k_file(gl_model, tmp_path):
+    audio = _tone_file(tmp_path / "long.wav", 35.0, 44100, 2, [(300.0, 2.0, 6.0), (580.0, 20.0, 34.9)])
+    detector = Detector.from_checkpoint(gl_model)
+    pred = detector.predict(audio)
+    assert pred.frame_scores.shape == (35 * 16000 // 320, 4)
+    assert pred.clip_scores.shape == (4,)
+    assert np.isfinite(pred.frame_scores).all() and (pred.frame_scores >= 0).all() and (pred.frame_scores <= 1).all()
+    assert pred.duration == pytest.approx(35.0)
+    for e in pred.events:
+        assert 0.0 <= e.onset < e.offset <= 35.0 + 1e-9
+        assert e.filename == "long.wav"
+    # windows overlap: the stitched scores are the average, so they stay within the window scores' range
+    assert pred.frame_hop == pytest.approx(0.02)
+
+
+def test_short_file_is_padded_like_training(gl_model, tmp_path):
+    audio = _tone_file(tmp_path / "short.flac", 3.0, 22050, 1, [(417.0, 0.5, 2.5)])
+    pred = Detector.from_checkpoint(gl_model).predict(audio)
+    assert pred.frame_scores.shape == (150, 4)
+    assert all(e.offset <= 3.0 + 1e-9 for e in pred.events)
+
+
+def test_reloaded_best_checkpoint_reproduces_validation(gl_model, learnable_dataset):
+    metrics = json.loads((gl_model / "metrics.json").read_text())
+    config = load_recipe(gl_model / "config.yaml")
+    val = load_validation_set(config, learnable_dataset, progress=False)
+    detector = Detector.from_checkpoint(gl_model, batch_size=config.batch.validation_batch_size)
+    assert resolve_checkpoint(gl_model).name == "best.ckpt"
+    folder = learnable_dataset / config.data.validation_audio
+    preds = detector.predict_many([folder / name for name in val.filenames], progress=False)
+    clip = np.stack([p.clip_scores for p in preds])
+    frame = np.stack([p.frame_scores for p in preds])
+    again = detector.system.compute_validation_metrics(clip, frame, val)
+    best = metrics["best"]
+    assert again["clip_f1"] == best["clip_f1"]
+    assert again["event_f1"] == best["event_f1"]
+    assert again["clip_scores_sum"] == pytest.approx(best["clip_scores_sum"], rel=1e-9, abs=1e-9)
+    assert again["frame_scores_sum"] == pytest.approx(best["frame_scores_sum"], rel=1e-9, abs=1e-9)
+
+
+def test_score_sources_are_configurable(gl_model, tmp_path):
+    audio = _tone_file(tmp_path / "a.wav", 5.0, 16000, 1, [(300.0, 1.0, 3.0)])
+    default = Detector.from_checkpoint(gl_model).predict(audio)
+    swapped = Detector.from_checkpoint(gl_model, clip_scores_from="student", frame_scores_from="teacher").predict(audio)
+    assert not np.allclose(default.clip_scores, swapped.clip_scores)
+    # the PT pools time by 100 frames: its frame scores are piecewise constant
+    assert len(np.unique(swapped.frame_scores[:, 0])) <= 3
+
+
+def test_cli_predict_writes_events_and_frame_scores(gl_model, tmp_path):
+    (tmp_path / "in").mkdir()
+    a = _tone_file(tmp_path / "in" / "a.wav", 12.0, 48000, 2, [(300.0, 1.0, 4.0)])
+    b = _tone_file(tmp_path / "in" / "b.wav", 5.0, 16000, 1, [])
+    out = tmp_path / "pred.tsv"
+    scores = tmp_path / "scores"
+    code = cli_main(["predict", str(gl_model), str(tmp_path / "in"), "--out", str(out), "--scores", str(scores),
+                     "--no-progress"])
+    assert code == 0
+    table = read_strong_tsv(out)
+    assert set(table.filenames) == {"a.wav", "b.wav"}
+    for e in table.events:
+        assert 0 <= e.onset < e.offset <= (12.0 if e.filename == "a.wav" else 5.0) + 1e-6
+    frames = read_frame_scores(scores)
+    assert set(frames) == {"a", "b"}
+    assert len(frames["a"]) == 600 and len(frames["b"]) == 250
+    assert list(frames["a"].columns[2:]) == load_recipe(gl_model / "config.yaml").data.classes
+    # an existing --scores folder is not replaced without --force
+    assert cli_main(["predict", str(gl_model), str(a), "--out", str(out), "--scores", str(scores)]) == 2
+    assert cli_main(["predict", str(gl_model), str(b), "--out", str(out), "--scores", str(scores), "--force",
+                     "--no-progress"]) == 0
+
+
+def test_postprocess_json_beside_the_model_is_used(gl_model, tmp_path):
+    audio = _tone_file(tmp_path / "a.wav", 5.0, 16000, 1, [(300.0, 0.5, 4.5)])
+    classes = load_recipe(gl_model / "config.yaml").data.classes
+    never = PostProcessingParams.uniform(classes, tag_threshold=0.0, frame_threshold=1.0, median_window=1)
+    path = tmp_path / "never.json"
+    never.save_json(path)
+    # a frame threshold of 1 is never reached by a sigmoid in float32 (< 1 - 6e-8 for |z| < 16)
+    pred = Detector.from_checkpoint(gl_model, postprocess=path).predict(audio)
+    assert pred.events == []
+    beside = gl_model / "postprocess.json"
+    never.save_json(beside)
+    try:
+        detector = Detector.from_checkpoint(gl_model)
+        assert detector.postprocess_source == str(beside)
+        assert detector.predict(audio).events == []
+    finally:
+        beside.unlink()
+    always = PostProcessingParams.uniform(classes, tag_threshold=0.0, frame_threshold=1e-6, median_window=1)
+    pred = Detector.from_checkpoint(gl_model, postprocess=always).predict(audio)
+    # every class active over the whole clip -> one event per class spanning [0, 5 s]
+    assert sorted(e.event_label for e in pred.events) == sorted(classes)
+    assert all(e.onset == 0.0 and e.offset == pytest.approx(5.0) for e in pred.events)
+
+
+def test_mean_teacher_checkpoint_predicts(learnable_dataset, tmp_path):
+    run = tmp_path / "mt"
+    train(load_recipe(MT_RECIPE, TINY_MT + ["trainer.max_epochs=1", "data.max_clips_per_set=8"]),
+          learnable_dataset, run, progress=False)
+    audio = _tone_file(tmp_path / "a.wav", 11.0, 16000, 1, [(300.0, 1.0, 3.0)])
+    student = Detector.from_checkpoint(run).predict(audio)
+    teacher = Detector.from_checkpoint(run, predict_with="teacher").predict(audio)
+    assert student.frame_scores.shape == teacher.frame_scores.shape == (550, 4)
+    assert not np.array_equal(student.frame_scores, teacher.frame_scores)
+
+
+def test_not_a_checkpoint(tmp_path):
+    from jointsed.inference import CheckpointError
+
+    bad = tmp_path / "x.ckpt"
+    torch.save({"state_dict": {}}, bad)
+    with pytest.raises(CheckpointError, match="not a jointsed checkpoint"):
+        Detector.from_checkpoint(bad)
+    with pytest.raises(CheckpointError, match="not found"):
+        Detector.from_checkpoint(tmp_path / "missing")
