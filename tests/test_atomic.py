@@ -38,3 +38,17 @@ def test_atomic_dir_replaces_only_when_complete(tmp_path):
         (tmp / "g").write_text("3")
     assert sorted(p.name for p in out.iterdir()) == ["g"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "a.json", {})
+        with atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "f").write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from conftest import LEARNABLE_CLASSES, LEARNABLE_CLIP_SECONDS
 from jointsed.cli import main as cli_main
 from jointsed.config import ConfigError
 from jointsed.training.config import RecipeConfig, load_recipe
-from jointsed.training.data import ComposedBatchSampler, load_training_set
+from jointsed.training.data import ComposedBatchSampler
 from jointsed.training.engine import TrainingError, train, weights_checksum
 from jointsed.training.metrics import clip_f1_per_class, macro
 
@@ -84,8 +83,9 @@ def test_cpu_recipe_inherits_lins_settings():
     cpu = load_recipe(GL_RECIPE)
     assert full.optimizer.lr == cpu.optimizer.lr == 0.0018
     assert full.guided_learning.teacher_noise_std == cpu.guided_learning.teacher_noise_std == 0.15
-    assert full.model.teacher.width == 1.0 and cpu.model.teacher.width == 0.25
-    assert full.batch.batch_size == 64 and cpu.batch.batch_size == 32
+    assert full.model.teacher.width == 1.0 and cpu.model.teacher.width == 0.5
+    assert full.model.teacher.pools == cpu.model.teacher.pools  # inherited unchanged
+    assert full.batch.batch_size == 64 and cpu.batch.batch_size == 16
 
 
 def test_unknown_recipe_key_is_an_error_naming_it(tmp_path):
@@ -258,3 +258,23 @@ def test_ddp_two_cpu_processes_agree_on_weights(learnable_dataset, tmp_path):
     # 12 + 12 + 12 clips, batches of 8 -> 4 batches per epoch -> 2 per process and epoch
     assert ranks[0]["global_step"] == ranks[1]["global_step"] == 4
     assert ranks[0]["weights_sha256"] == weights_checksum_of(run)
+
+
+def test_adaptive_focal_loss_follows_validation_f1(learnable_dataset, tmp_path):
+    run = tmp_path / "afl"
+    _train(GL_RECIPE, TINY_GL + SHORT + ["trainer.max_epochs=2", "joint.focal.enabled=true", "validation.event_f1=true"],
+           learnable_dataset, run)
+    state = _state(run / "checkpoints" / "last.ckpt")
+    history = json.loads((run / "metrics.json").read_text())["history"]
+    assert int(state["focal.num_updates"]) == 2
+    # the running F1 is the momentum average of the per-class event F1 of the two validations
+    first, second = (np.array([h["event_f1_per_class"][c] for c in LEARNABLE_CLASSES]) for h in history)
+    expected = 0.9 * first + 0.1 * second
+    assert np.allclose(state["focal.running_f1"].numpy(), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("key", ["joint.distillation.enabled", "joint.two_stage.enabled"])
+def test_unimplemented_joint_parts_refuse_to_run(key, learnable_dataset, tmp_path):
+    extra = [f"{key}=true", "joint.distillation.teacher_checkpoint=x.ckpt"]
+    with pytest.raises(TrainingError, match=key.rsplit(".", 1)[0]):
+        _train(GL_RECIPE, TINY_GL + extra, learnable_dataset, tmp_path / "run")

@@ -182,3 +182,101 @@ def parse_override(text: str) -> dict[str, Any]:
         cur = cur.setdefault(p, {})
     cur[parts[-1]] = value
     return out
+
+
+# ----- reference documentation --------------------------------------------------------------------
+def _field_comments(cls: type) -> dict[str, str]:
+    """Comments written next to (trailing) or just above a dataclass field in its source."""
+    import inspect
+    import re
+
+    try:
+        lines = inspect.getsource(cls).splitlines()
+    except (OSError, TypeError):
+        return {}
+    comments: dict[str, str] = {}
+    pending: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            pending.append(stripped.lstrip("#").strip())
+            continue
+        match = re.match(r"^\s{4}(\w+)\s*:", line)
+        if match and not stripped.startswith(("def ", "class ")):
+            name = match.group(1)
+            trailing = line.split("  # ", 1)[1].strip() if "  # " in line else ""
+            comments[name] = " ".join([*pending, trailing]).strip()
+        pending = []
+    return comments
+
+
+def _doc_type(tp: Any) -> str:
+    """Readable type for the reference: ``'a' | 'b'``, ``int or null``, ``list of int``."""
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin is typing.Literal:
+        return " / ".join(repr(a) for a in args)
+    if origin in (Union, types.UnionType):
+        parts = [_doc_type(a) for a in args if a is not type(None)]
+        text = " or ".join(parts)
+        return text + " or null" if type(None) in args else text
+    if origin in (list, tuple):
+        inner = [a for a in args if a is not Ellipsis]
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return "[" + ", ".join(_doc_type(a) for a in inner) + "]"
+        return f"list of {_doc_type(inner[0])}" if inner else "list"
+    if origin is dict:
+        return f"mapping {_doc_type(args[0])} → {_doc_type(args[1])}" if args else "mapping"
+    if dataclasses.is_dataclass(tp):
+        return "section"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _default_text(field: dataclasses.Field) -> str:
+    if field.default is not dataclasses.MISSING:
+        value = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+        value = field.default_factory()
+    else:
+        return "(required)"
+    if dataclasses.is_dataclass(value):
+        return "(section)"
+    return "`" + yaml.safe_dump(to_dict(value), default_flow_style=True, width=10_000).strip().removesuffix(
+        "\n..."
+    ).strip() + "`"
+
+
+def reference_markdown(cls: type, title: str) -> str:
+    """Markdown reference of a config dataclass tree: one table per section, with every key's
+    type, default and the comment written beside it in the source. Generated, so it cannot drift."""
+    import inspect
+
+    out = [f"# {title}", ""]
+
+    def section(tp: type, path: str) -> None:
+        hints = get_type_hints(tp)
+        doc = inspect.cleandoc(tp.__doc__ or "") if tp.__doc__ and not tp.__doc__.startswith(tp.__name__ + "(") else ""
+        out.append(f"## `{path}`" if path else "## top level")
+        out.append("")
+        if doc:
+            out.extend([doc, ""])
+        comments = _field_comments(tp)
+        out.append("| key | type | default | notes |")
+        out.append("|---|---|---|---|")
+        children = []
+        for f in dataclasses.fields(tp):
+            if not f.init:
+                continue
+            tp_f = hints[f.name]
+            type_text = _doc_type(tp_f).replace("|", "\\|")
+            note = comments.get(f.name, "").replace("|", "\\|")
+            default = _default_text(f).replace("|", "\\|")
+            out.append(f"| `{f.name}` | {type_text} | {default} | {note} |")
+            if dataclasses.is_dataclass(tp_f):
+                children.append((tp_f, f"{path}.{f.name}" if path else f.name))
+        out.append("")
+        for child, child_path in children:
+            section(child, child_path)
+
+    section(cls, "")
+    return "\n".join(out).rstrip() + "\n"

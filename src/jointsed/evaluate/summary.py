@@ -6,10 +6,18 @@ Which metric comes from which input:
   segment-based, tagging and intersection-based F-scores (``sed_eval`` / ``psds_eval``);
 * a folder of detection tables (operating points): PSDS1 and PSDS2 (``psds_eval``);
 * a folder of frame-score files: PSDS1 and PSDS2 (``sed_scores_eval``, threshold-free), plus the
-  F-scores at ``threshold`` for any family no detection table provided.
+  F-scores at ``threshold`` for any family no detection table provided;
+* clip (tagging) probabilities: the tagging F-scores at the per-class tag thresholds (DESIGN §5:
+  AT F1 at the tag threshold), in place of tags derived from detections or frame scores.
 
 So given both a detection table and scores, the F-scores come from the table; given both
-operating points and scores, PSDS comes from the operating points.
+operating points and scores, PSDS comes from the operating points. Detections and frame scores
+can also be passed in memory (``events=``, ``frame_scores=`` + ``frame_hop=``), e.g. by the
+evaluation pipeline (:mod:`jointsed.workflow`).
+
+``sed_scores_eval`` refuses classes without any ground-truth event; the metrics computed from
+frame scores are therefore computed over the classes that have events (``psds_classes`` in the
+results; the others are listed under ``classes_without_ground_truth``).
 """
 
 from __future__ import annotations
@@ -17,8 +25,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+import numpy as np
+import pandas as pd
+
+from jointsed.data.annotations import Event
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.evaluate.event_based import event_based_fscores, event_based_fscores_from_scores
 from jointsed.evaluate.intersection import (
@@ -31,8 +43,12 @@ from jointsed.evaluate.intersection import (
 )
 from jointsed.evaluate.io import (
     EvaluationError,
+    Reference,
+    _merge_all,
     _read_detections,
+    audio_id,
     detect_prediction_kind,
+    frame_timestamps,
     load_reference,
     read_frame_scores,
     read_operating_points,
@@ -55,6 +71,12 @@ def evaluate_run(
     scores: PathLike | None = None,
     classes: Sequence[str] = DESED_CLASSES,
     threshold: float = 0.5,
+    events: Iterable[Event] | None = None,
+    frame_scores: Mapping[str, np.ndarray] | None = None,
+    frame_hop: float | None = None,
+    clip_scores: Mapping[str, np.ndarray] | None = None,
+    tag_threshold: float | Sequence[float] = 0.5,
+    scores_label: str = "frame scores",
 ) -> dict[str, Any]:
     """Evaluate system outputs against a ground truth.
 
@@ -67,11 +89,25 @@ def evaluate_run(
         scores: folder of frame-score files (explicit kind).
         classes: class list (official order).
         threshold: decision threshold for the F-scores computed from frame scores.
+        events: detections in memory (instead of a detection table); ``filename`` as in the
+            ground truth (with or without the audio extension).
+        frame_scores: ``{filename: (T, C) array}`` frame scores in memory (instead of a score
+            folder), columns in ``classes`` order, frame ``t`` covering
+            ``[t, t + 1) * frame_hop`` seconds.
+        frame_hop: seconds per frame of ``frame_scores``.
+        clip_scores: ``{filename: (C,) array}`` clip probabilities, columns in ``classes``
+            order: the tagging F-scores then come from them (class tagged when its probability
+            is >= its tag threshold) rather than from detections or frame scores.
+        tag_threshold: one threshold, or one per class (``classes`` order), for ``clip_scores``.
+        scores_label: how the frame scores are described in the ``source`` of their metrics
+            (e.g. "post-processed frame scores").
 
     Returns:
         A JSON-ready dict: ``event_based``, ``segment_based``, ``tagging``, ``intersection``
         (F-score results, see ``jointsed.evaluate.results``, each with a ``source``), ``psds1``,
         ``psds2``, plus ``inputs``, ``n_clips``, ``classes``, ``seconds`` (time per metric).
+        With frame scores: ``psds_classes`` (the classes the score-based metrics cover: those
+        with ground-truth events) and, if any, ``classes_without_ground_truth``.
     """
     inputs: dict[str, Path | None] = {"detections": None, "operating_points": None, "scores": None}
     if predictions is not None:
@@ -82,7 +118,14 @@ def evaluate_run(
         _set_input(inputs, "operating_points", operating_points)
     if scores is not None:
         _set_input(inputs, "scores", scores)
-    if not any(inputs.values()):
+    if events is not None and inputs["detections"] is not None:
+        raise EvaluationError(f"two detection inputs given: {inputs['detections']} and events in memory")
+    if frame_scores is not None:
+        if inputs["scores"] is not None:
+            raise EvaluationError(f"two frame-score inputs given: {inputs['scores']} and scores in memory")
+        if frame_hop is None or not frame_hop > 0:
+            raise EvaluationError(f"frame_hop must be a positive number of seconds, got {frame_hop!r}")
+    if not any(inputs.values()) and events is None and frame_scores is None and clip_scores is None:
         raise EvaluationError("nothing to evaluate: give predictions, operating points or scores")
 
     seconds: dict[str, float] = {}
@@ -99,19 +142,30 @@ def evaluate_run(
     results: dict[str, Any] = {
         "ground_truth": str(ground_truth_tsv),
         "durations": str(durations_tsv),
-        "inputs": {k: (str(v) if v is not None else None) for k, v in inputs.items()},
+        "inputs": {
+            **{k: (str(v) if v is not None else None) for k, v in inputs.items()},
+            **({"detections": "events (in memory)"} if events is not None else {}),
+            **({"scores": f"{scores_label} (in memory)"} if frame_scores is not None else {}),
+            **({"clip_scores": "clip scores (in memory)"} if clip_scores is not None else {}),
+        },
         "n_clips": len(reference.events),
         "ground_truth_events_merged": reference.merged_events,
         "classes": list(reference.classes),
         "threshold": threshold,
     }
 
-    if inputs["detections"] is not None:
-        detections, outside = timed(
-            "read_detections", lambda: _read_detections(inputs["detections"], reference)
-        )
+    if inputs["detections"] is not None or events is not None:
+        if events is not None:
+            detections, outside = timed(
+                "read_detections", lambda: detections_from_events(events, reference)
+            )
+            source = "detections (post-processed events)"
+        else:
+            detections, outside = timed(
+                "read_detections", lambda: _read_detections(inputs["detections"], reference)
+            )
+            source = f"detections ({Path(inputs['detections']).name})"
         results["clips_outside_ground_truth"] = len(outside)
-        source = f"detections ({Path(inputs['detections']).name})"
         results["event_based"] = timed(
             "event_based", lambda: event_based_fscores(reference, detections)
         )
@@ -141,36 +195,190 @@ def evaluate_run(
             )
             results[name]["source"] = f"operating points ({len(points)})"
 
-    if inputs["scores"] is not None:
-        frame_scores = timed("read_scores", lambda: read_frame_scores(inputs["scores"], reference))
-        source = f"frame scores (threshold {threshold:g})"
-        from_scores = {
-            "event_based": lambda: event_based_fscores_from_scores(
-                reference, frame_scores, threshold
+    if clip_scores is not None:
+        thresholds = _per_class_thresholds(tag_threshold, reference.classes)
+        results["tagging"] = timed(
+            "tagging",
+            lambda: tagging_fscores(
+                reference.tags(),
+                tags_from_clip_scores(clip_scores, reference, thresholds),
+                list(reference.classes),
             ),
-            "segment_based": lambda: segment_based_fscores_from_scores(
-                reference, frame_scores, threshold
-            ),
-            "tagging": lambda: tagging_fscores(
-                reference.tags(), tags_from_scores(frame_scores, threshold), list(reference.classes)
-            ),
-            "intersection": lambda: intersection_fscores_from_scores(
-                reference, frame_scores, threshold
-            ),
-        }
-        for family, compute in from_scores.items():
-            if family not in results:
-                results[family] = timed(family, compute)
-                results[family]["source"] = source
-        for name, settings in (("psds1", PSDS1), ("psds2", PSDS2)):
-            if name not in results:
-                results[name] = timed(
-                    name, lambda s=settings: psds_from_scores(reference, frame_scores, s)
-                )
-                results[name]["source"] = "frame scores"
+        )
+        results["tagging"]["source"] = "clip scores (" + _describe_thresholds(thresholds) + ")"
+        results["tag_thresholds"] = dict(zip(reference.classes, thresholds))
+
+    if inputs["scores"] is not None or frame_scores is not None:
+        if frame_scores is not None:
+            score_frames = timed(
+                "read_scores",
+                lambda: score_frames_from_arrays(frame_scores, reference, frame_hop),
+            )
+        else:
+            score_frames = timed(
+                "read_scores", lambda: read_frame_scores(inputs["scores"], reference)
+            )
+        # sed_scores_eval asserts that every class has a ground-truth event: evaluate the
+        # score-based metrics over the classes that have events
+        present, left_out = classes_with_events(reference)
+        results["psds_classes"] = present
+        if left_out:
+            results["classes_without_ground_truth"] = left_out
+        covered = "" if not left_out else f", {len(present)} of {len(reference.classes)} classes"
+        if present:
+            sub_reference, sub_scores = restrict_classes(reference, score_frames, present)
+            tags_source = tags_from_scores(score_frames, threshold)
+            from_scores = {
+                "event_based": lambda: event_based_fscores_from_scores(
+                    sub_reference, sub_scores, threshold
+                ),
+                "segment_based": lambda: segment_based_fscores_from_scores(
+                    sub_reference, sub_scores, threshold
+                ),
+                "tagging": lambda: tagging_fscores(
+                    reference.tags(), tags_source, list(reference.classes)
+                ),
+                "intersection": lambda: intersection_fscores_from_scores(
+                    sub_reference, sub_scores, threshold
+                ),
+            }
+            for family, compute in from_scores.items():
+                if family not in results:
+                    results[family] = timed(family, compute)
+                    extra = covered if family != "tagging" else ""
+                    results[family]["source"] = f"{scores_label} (threshold {threshold:g}{extra})"
+            for name, settings in (("psds1", PSDS1), ("psds2", PSDS2)):
+                if name not in results:
+                    results[name] = timed(
+                        name, lambda s=settings: psds_from_scores(sub_reference, sub_scores, s)
+                    )
+                    results[name]["source"] = scores_label + (f" ({covered[2:]})" if covered else "")
+        else:
+            for name in PSDS_NAMES:
+                results.setdefault(name, {
+                    "value": None, "per_class": {}, "source": "the ground truth has no event",
+                    "library": "sed_scores_eval",
+                })
 
     results["seconds"] = seconds
     return results
+
+
+def classes_with_events(reference: Reference) -> tuple[list[str], list[str]]:
+    """``(classes with at least one ground-truth event, classes without)``, official order."""
+    seen = {label for events in reference.events.values() for _, _, label in events}
+    return [c for c in reference.classes if c in seen], [c for c in reference.classes if c not in seen]
+
+
+def restrict_classes(
+    reference: Reference, scores: Mapping[str, pd.DataFrame], classes: Sequence[str]
+) -> tuple[Reference, dict[str, pd.DataFrame]]:
+    """The reference and the score DataFrames reduced to ``classes`` (events of other classes
+    and their score columns dropped)."""
+    classes = list(classes)
+    if classes == list(reference.classes):
+        return reference, dict(scores)
+    keep = set(classes)
+    sub_reference = Reference(
+        events={k: [e for e in evs if e[2] in keep] for k, evs in reference.events.items()},
+        durations=dict(reference.durations),
+        classes=tuple(classes),
+        path=reference.path,
+        merged_events=reference.merged_events,
+    )
+    columns = ["onset", "offset", *classes]
+    return sub_reference, {k: frame[columns] for k, frame in scores.items()}
+
+
+def detections_from_events(
+    events: Iterable[Event], reference: Reference
+) -> tuple[dict[str, list[tuple[float, float, str]]], list[str]]:
+    """In-memory events as ``{audio id: [(onset, offset, label)]}`` over the reference clips
+    (overlapping same-class events merged, as for a detection table), plus the audio ids of
+    events outside the reference."""
+    detections: dict[str, list[tuple[float, float, str]]] = {key: [] for key in reference.events}
+    outside: list[str] = []
+    known = set(reference.classes)
+    for e in events:
+        if e.event_label not in known:
+            raise EvaluationError(
+                f"detected event of class {e.event_label!r} (clip {e.filename}) is not one of the "
+                f"classes {list(reference.classes)}"
+            )
+        key = audio_id(e.filename)
+        if key in detections:
+            detections[key].append((float(e.onset), float(e.offset), e.event_label))
+        elif key not in outside:
+            outside.append(key)
+    return _merge_all(detections)[0], outside
+
+
+def score_frames_from_arrays(
+    frame_scores: Mapping[str, np.ndarray], reference: Reference, frame_hop: float
+) -> dict[str, pd.DataFrame]:
+    """``{filename: (T, C)}`` arrays -> ``sed_scores_eval`` DataFrames keyed by audio id, for
+    every reference clip (each must have scores; other clips are ignored)."""
+    from sed_scores_eval.base_modules.scores import create_score_dataframe
+
+    by_id = {audio_id(name): value for name, value in frame_scores.items()}
+    missing = [key for key in reference.events if key not in by_id]
+    if missing:
+        raise EvaluationError(
+            f"no frame scores for {len(missing)} of {len(reference.events)} clip(s) of "
+            f"{reference.path}, e.g. {missing[0]}"
+        )
+    classes = list(reference.classes)
+    out = {}
+    for key in reference.events:
+        array = np.asarray(by_id[key], dtype=np.float64)
+        if array.ndim != 2 or array.shape[1] != len(classes) or array.shape[0] < 1:
+            raise EvaluationError(
+                f"frame scores of {key}: shape {array.shape}, expected (frames, {len(classes)})"
+            )
+        out[key] = create_score_dataframe(array, frame_timestamps(len(array), frame_hop), classes)
+    return out
+
+
+def tags_from_clip_scores(
+    clip_scores: Mapping[str, np.ndarray], reference: Reference, thresholds: Sequence[float]
+) -> dict[str, set[str]]:
+    """``{audio id: classes whose clip probability >= their tag threshold}`` for every
+    reference clip (each must have clip scores)."""
+    by_id = {audio_id(name): value for name, value in clip_scores.items()}
+    missing = [key for key in reference.events if key not in by_id]
+    if missing:
+        raise EvaluationError(
+            f"no clip scores for {len(missing)} of {len(reference.events)} clip(s) of "
+            f"{reference.path}, e.g. {missing[0]}"
+        )
+    classes = list(reference.classes)
+    tags = {}
+    for key in reference.events:
+        probs = np.asarray(by_id[key], dtype=np.float64).reshape(-1)
+        if probs.shape != (len(classes),):
+            raise EvaluationError(
+                f"clip scores of {key}: {probs.size} values for {len(classes)} classes"
+            )
+        tags[key] = {c for c, p, t in zip(classes, probs, thresholds) if p >= t}
+    return tags
+
+
+def _per_class_thresholds(tag_threshold: float | Sequence[float], classes: Sequence[str]) -> list[float]:
+    if isinstance(tag_threshold, (int, float)):
+        return [float(tag_threshold)] * len(classes)
+    values = [float(t) for t in tag_threshold]
+    if len(values) != len(classes):
+        raise EvaluationError(
+            f"tag_threshold: {len(values)} values for {len(classes)} classes (one per class needed)"
+        )
+    return values
+
+
+def _describe_thresholds(thresholds: Sequence[float]) -> str:
+    distinct = sorted(set(thresholds))
+    if len(distinct) == 1:
+        return f"tag threshold {distinct[0]:g}"
+    return f"per-class tag thresholds {distinct[0]:g}-{distinct[-1]:g}"
 
 
 def _set_input(inputs: dict[str, Path | None], kind: str, path: PathLike) -> None:
@@ -218,9 +426,15 @@ def format_table(results: dict[str, Any]) -> str:
     for name in PSDS_NAMES:
         if name in results:
             entry = results[name]
+            value = "   -  " if entry.get("value") is None else f"{entry['value']:.4f}"
             lines.append(
-                f"{name.upper():<34}{entry['value']:>9.4f}  {entry['source']} [{entry['library']}]"
+                f"{name.upper():<34}{value:>9}  {entry.get('source', '')} [{entry.get('library', '')}]"
             )
+    if results.get("classes_without_ground_truth"):
+        lines.append(
+            "  (metrics from frame scores cover the classes with ground-truth events; without: "
+            + ", ".join(results["classes_without_ground_truth"]) + ")"
+        )
 
     families = [f for f in F_FAMILIES if f in results]
     psds_per_class = [n for n in PSDS_NAMES if "per_class" in results.get(n, {})]

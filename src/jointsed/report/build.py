@@ -9,22 +9,21 @@ untouched. The page opens offline (no script, no remote resource).
 from __future__ import annotations
 
 import base64
-from html import escape
 import io
 import json
 import os
 import re
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from jointsed import __version__
 from jointsed.audio.features import FeatureConfig, waveform_to_logmel
 from jointsed.audio.io import AudioError, load_audio
-from jointsed.config import from_dict
+from jointsed.config import ConfigError, from_dict
 from jointsed.data.annotations import AUDIO_EXTENSIONS
 from jointsed.evaluate.intersection import PSDS1, PSDS2
 from jointsed.evaluate.io import Reference, load_reference, read_detections
@@ -94,18 +93,6 @@ def _info_file(evaluation: EvalFolder, key: str) -> Path:
             "(the report needs it; re-run the evaluation if the data moved)"
         )
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _share(path: Path, mode: int) -> None:
-    """Give a temporary file/folder (created private by mkstemp/mkdtemp) the permissions of a
-    normally created one: a report is meant to be opened by others or served."""
-    os.chmod(path, mode & ~_umask())
 
 
 def _find_audio(audio_dir: Path | None, clip_id: str) -> Path | None:
@@ -227,8 +214,6 @@ def build_report(
             notes=notes,
         )
         atomic_write_text(tmp / INDEX_FILE, page.render_page(document))
-        _share(tmp / INDEX_FILE, 0o666)
-        _share(tmp, 0o777)
     return out / INDEX_FILE
 
 
@@ -349,6 +334,7 @@ def _errors_section(evaluation: EvalFolder, reference: Reference, detections, co
 
 
 def _feature_config(evaluation: EvalFolder) -> FeatureConfig:
+    """The front-end settings of info.json (defaults if absent); ConfigError naming the key."""
     features = evaluation.info.get("features")
     config = from_dict(FeatureConfig, dict(features), "features") if features else FeatureConfig()
     config.validate()
@@ -361,8 +347,12 @@ def _clips_section(evaluation: EvalFolder, reference: Reference, detections, col
     if n_clips == 0:
         return None
     chosen = select_clips(reference, n_clips)
-    config = _feature_config(evaluation)
     audio_dir = evaluation.info_path("audio_dir")
+    try:
+        config: FeatureConfig | None = _feature_config(evaluation)
+    except ConfigError as exc:
+        config = None
+        notes.append(f"{evaluation.path / 'info.json'}: {exc}; spectrograms skipped.")
     parts = [
         "<p>Clips chosen for their number of classes (greedy, covering as many classes as possible). "
         "Top to bottom: log-mel spectrogram, ground-truth events, post-processed predictions (one "
@@ -373,7 +363,9 @@ def _clips_section(evaluation: EvalFolder, reference: Reference, detections, col
     for index, key in enumerate(chosen, start=1):
         logmel, note = None, None
         path = _find_audio(audio_dir, key)
-        if path is None:
+        if config is None:
+            note = "feature settings of info.json not usable: spectrogram skipped"
+        elif path is None:
             note = f"audio of {key} not found in {audio_dir}: spectrogram skipped"
         else:
             try:
@@ -384,7 +376,8 @@ def _clips_section(evaluation: EvalFolder, reference: Reference, detections, col
             missing_audio += 1
         fig = clip_figure(
             key, logmel, reference.events[key], detections.get(key, []), evaluation.frame_scores[key],
-            evaluation.classes, colors, evaluation.frame_hop, f_max_hz=config.f_max_hz, note=note,
+            evaluation.classes, colors, evaluation.frame_hop, f_max_hz=config.f_max_hz if config else None,
+            logmel_hop=config.frame_hop if config else None, note=note,
         )
         src = writer.save(fig, f"clip_{index:02d}_{_safe_name(key)}.png")
         labels = sorted({label for _, _, label in reference.events[key]}, key=evaluation.classes.index)
@@ -393,6 +386,6 @@ def _clips_section(evaluation: EvalFolder, reference: Reference, detections, col
         )
         parts.append((page.note_html(note) if note else "") + page.figure_html(src, caption, f"clip {key}"))
         advance(1)
-    if missing_audio:
+    if missing_audio and config is not None:
         notes.append(f"Spectrogram skipped for {missing_audio} example clip(s): audio not found or unreadable.")
     return page.Section("clips", "Example clips", "".join(parts))

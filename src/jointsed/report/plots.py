@@ -208,6 +208,7 @@ def clip_figure(
     frame_hop: float,
     *,
     f_max_hz: float | None = None,
+    logmel_hop: float | None = None,
     note: str | None = None,
     score_floor: float = 0.2,
 ) -> Figure:
@@ -215,7 +216,8 @@ def clip_figure(
     scores of one clip, on a shared time axis.
 
     Args:
-        logmel: ``(T', n_mels)`` log-mel, or ``None`` (panel replaced by ``note``).
+        logmel: ``(T', n_mels)`` log-mel with ``logmel_hop`` seconds per frame (default
+            ``frame_hop``), or ``None`` (panel replaced by ``note``).
         truth, predicted: ``[(onset, offset, label), ...]`` in seconds.
         frame_scores: ``(T, C)`` probabilities, frame ``t`` covering ``[t, t+1) * frame_hop``.
         score_floor: classes whose score never reaches it (and that are in neither event list)
@@ -223,8 +225,9 @@ def clip_figure(
     """
     n_frames = frame_scores.shape[0]
     duration = n_frames * frame_hop
+    logmel_hop = logmel_hop or frame_hop
     if logmel is not None:
-        duration = max(duration, logmel.shape[0] * frame_hop)
+        duration = max(duration, logmel.shape[0] * logmel_hop)
     timeline_height = 0.2 * len(classes) + 0.4
     heights = [2.4, timeline_height, timeline_height, 2.2]
     fig = _figure(12.0, sum(heights) + 0.8)
@@ -236,7 +239,7 @@ def clip_figure(
         n_mels = logmel.shape[1]
         ax_spec.imshow(
             logmel.T, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
-            extent=(0, logmel.shape[0] * frame_hop, 0, n_mels),
+            extent=(0, logmel.shape[0] * logmel_hop, 0, n_mels),
             vmin=np.percentile(logmel, 5), vmax=logmel.max(),
         )
         ax_spec.set_ylabel("mel band", fontsize=FONT_SIZE)
@@ -288,7 +291,13 @@ def confusion_figure(confusion: FrameConfusion, colors: Mapping[str, str]) -> Fi
     size = 1.6 + 0.55 * n
     fig = _figure(size + 1.8, size)
     ax = fig.subplots()
-    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    empty_rows = confusion.counts.sum(axis=1) == 0
+    cmap = colormaps["Blues"].with_extremes(bad="#e6e6e6")
+    masked = np.ma.masked_array(matrix, mask=np.repeat(empty_rows[:, None], n, axis=1))
+    image = ax.imshow(masked, cmap=cmap, vmin=0, vmax=1)
+    for i in np.flatnonzero(empty_rows):
+        ax.text((n - 1) / 2, i, "no ground-truth frames", ha="center", va="center",
+                fontsize=FONT_SIZE - 1, color="#777777", style="italic")
     for i in range(n):
         for j in range(n):
             value = matrix[i, j]

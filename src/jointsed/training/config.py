@@ -178,6 +178,10 @@ class TrainerConfig:
     check_val_every_n_epoch: int = 1
     log_every_n_steps: int = 10
     deterministic: bool = False  # torch.use_deterministic_algorithms (GPU)
+    # cuDNN autotuning of the convolutions (GPU; fixed input shapes); off when deterministic
+    benchmark: bool = True
+    # float32 matrix products on GPU: "highest" (exact float32), "high" (TF32) or "medium"
+    matmul_precision: Literal["highest", "high", "medium"] = "high"
     # With several processes: batch norm statistics over the global batch, so that every rank
     # keeps the same running statistics (and weights) - no effect on one device.
     sync_batchnorm: bool = True
@@ -254,7 +258,9 @@ class PostprocessConfig:
 
 @dataclass
 class DistillationConfig:
-    """Frame-level target-event deep feature distillation (our formulation, DESIGN §2)."""
+    """Frame-level target-event deep feature distillation (our formulation, DESIGN §2).
+
+    Reserved: not implemented by the training engine yet (``enabled: true`` is refused)."""
 
     enabled: bool = False
     teacher_checkpoint: Optional[str] = None
@@ -265,7 +271,10 @@ class DistillationConfig:
 
 @dataclass
 class FocalConfig:
-    """Adaptive focal loss (our formulation, DESIGN §3)."""
+    """Adaptive focal loss (our formulation, DESIGN §3) in place of BCE on the labelled terms
+    (guided learning: both supervised terms and the optional strong term; mean teacher: the weak
+    and strong terms). The per-class F1 estimates follow the validation event F1 (clip F1 when
+    ``validation.event_f1`` is off) with EMA ``momentum``."""
 
     enabled: bool = False
     gamma0: float = 2.0
@@ -276,7 +285,9 @@ class FocalConfig:
 @dataclass
 class TwoStageConfig:
     """Two-stage training (DESIGN §3): stage 2 starts from stage 1's best checkpoint with the
-    adaptive focal loss and ``lr_factor`` x the learning rate for ``epochs`` epochs."""
+    adaptive focal loss and ``lr_factor`` x the learning rate for ``epochs`` epochs.
+
+    Reserved: not implemented by the training engine yet (``enabled: true`` is refused)."""
 
     enabled: bool = False
     epochs: int = 20

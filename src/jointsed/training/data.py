@@ -114,10 +114,12 @@ class TrainingSet:
         idx = indices.to(self.features.device)
         strong_rows = self.strong_index[idx]
         strong_mask = strong_rows >= 0
-        n_frames, n_classes = self.features.shape[1], self.weak_targets.shape[1]
-        strong = torch.zeros(idx.shape[0], n_frames, n_classes, dtype=torch.float32, device=idx.device)
-        if bool(strong_mask.any()):
-            strong[strong_mask] = self.strong_targets[strong_rows[strong_mask]].float()
+        if self.strong_targets.shape[0] > 0:
+            # gather unconditionally and zero the rows without strong labels (no host sync)
+            strong = self.strong_targets[strong_rows.clamp_min(0)].float() * strong_mask[:, None, None]
+        else:
+            n_frames, n_classes = self.features.shape[1], self.weak_targets.shape[1]
+            strong = torch.zeros(idx.shape[0], n_frames, n_classes, dtype=torch.float32, device=idx.device)
         return {
             "features": self.features[idx].float(),
             "weak": self.weak_targets[idx],

@@ -77,13 +77,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600 files
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def weights_checksum(weights: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
@@ -244,6 +237,7 @@ def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback]
         check_val_every_n_epoch=t.check_val_every_n_epoch,
         log_every_n_steps=t.log_every_n_steps,
         deterministic=t.deterministic,
+        benchmark=t.benchmark and not t.deterministic,
         # torch's SyncBatchNorm needs GPUs; on CPU the buffers are broadcast from rank 0 instead
         sync_batchnorm=t.sync_batchnorm and _uses_gpu(t.accelerator),
         enable_progress_bar=progress,
@@ -285,11 +279,18 @@ def train(
     if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get(RUN_DIR_ENV):
         run_dir = os.environ[RUN_DIR_ENV]  # a DDP child: use the parent's folder
     run_dir = Path(run_dir).resolve()
+    progress = progress and config.trainer.progress_bar
     ckpt_path = _check_run_dir(run_dir, resume)
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)
+    torch.set_float32_matmul_precision(config.trainer.matmul_precision)
     if config.joint.distillation.enabled:
         raise TrainingError("joint.distillation: not implemented in this version (set enabled: false)")
+    if config.joint.two_stage.enabled:
+        raise TrainingError(
+            "joint.two_stage: not implemented in this version (set enabled: false; joint.focal.enabled "
+            "trains with the adaptive focal loss from the start)"
+        )
     train_data = train_set if train_set is not None else load_training_set(config, data_root, progress)
     val_data = validation_set if validation_set is not None else load_validation_set(config, data_root, progress)
     system = prepare_system(config, train_data, val_data)

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 import lightning.pytorch as pl
 
@@ -129,13 +129,20 @@ class SEDSystem(pl.LightningModule):
 
     # ----- optimiser -------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
+        """Optimiser steps per epoch of the current fit (computed once; ramp-ups are in steps)."""
+        cached = getattr(self, "_steps_per_epoch", None)
+        if cached is not None:
+            return cached
         trainer = self._trainer
         if trainer is None:
             return 1
         total = trainer.estimated_stepping_batches
         if not math.isfinite(total) or trainer.max_epochs is None or trainer.max_epochs < 1:
-            return max(1, int(trainer.num_training_batches or 1))
-        return max(1, int(total) // trainer.max_epochs)
+            steps = max(1, int(trainer.num_training_batches or 1))
+        else:
+            steps = max(1, int(total) // trainer.max_epochs)
+        self._steps_per_epoch = steps
+        return steps
 
     def lr_factor(self) -> float:
         """Multiplier applied on top of ``optimizer.lr`` (two-stage training lowers it)."""
