@@ -206,3 +206,12 @@ def test_unwritable_cache_is_a_clear_error(tmp_path, clips):
         cache.build(clips[:1], workers=1, progress=False)
     with pytest.raises(CacheError, match="not_a_folder"):
         cache.get(clips[0])
+
+
+def test_feature_config_from_inheriting_recipe(tmp_path):
+    from jointsed.cli.features import load_feature_config
+
+    (tmp_path / "base.yaml").write_text("features:\n  n_mels: 40\n")
+    (tmp_path / "child.yaml").write_text("base: base.yaml\nfeatures:\n  hop_length: 160\n")
+    config = load_feature_config(tmp_path / "child.yaml")
+    assert (config.n_mels, config.hop_length) == (40, 160)

@@ -20,8 +20,10 @@ COMMANDS: dict[str, str] = {
     "features": "features",
     "train": "train",
     "predict": "predict",
+    "tune": "tune",
     "evaluate": "evaluate",
     "report": "report",
+    "demo": "demo",
 }
 
 

@@ -45,6 +45,10 @@ def load_feature_config(path: Path | None) -> FeatureConfig:
     if path is None:
         return FeatureConfig()
     data = load_yaml(path)
+    if "base" in data:  # a recipe that inherits: resolve it the way `jointsed train` does
+        from jointsed.training.config import load_recipe_dict
+
+        data = load_recipe_dict(path)
     section, where = (data["features"], "features") if isinstance(data.get("features"), dict) else (data, "")
     try:
         return from_dict(FeatureConfig, section, where)

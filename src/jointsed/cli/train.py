@@ -8,6 +8,17 @@
 ``config.yaml``, ``checkpoints/best.ckpt`` + ``last.ckpt``, ``logs/`` (CSV + TensorBoard) and
 ``metrics.json``. With several nodes, give ``--out`` explicitly (every node must use the same
 folder, on a shared file system).
+
+The joint framework (recipes/*/joint.yaml; our reconstruction of Liang et al., arXiv 2103.12388)
+is one command too: the frame-level teacher (``joint.distillation.teacher_checkpoint: auto``) into
+``RUN_DIR/frame_teacher``, stage 1 (BCE) into ``RUN_DIR/stage1``, stage 2 (adaptive focal loss)
+into ``RUN_DIR/stage2``; the run folder's checkpoints and metrics are the final stage's. Finished
+phases are reused when the command is run again (``--force`` retrains them)::
+
+    jointsed train recipes/dcase2019/joint.yaml --data-root DATA --out runs/joint
+    jointsed train recipes/dcase2019/joint.yaml --data-root DATA --out runs/joint --stage 1
+    jointsed train recipes/dcase2019/joint.yaml --data-root DATA --out runs/joint --stage 2
+    jointsed train RECIPE --data-root DATA --out runs/other --stage 2 --init runs/joint/stage1
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ import json
 import time
 from pathlib import Path
 
-HELP = "Train a system (guided learning, CRNN mean teacher) from a recipe."
+HELP = "Train a system (guided learning, CRNN mean teacher, joint framework) from a recipe."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run folder (default: runs/<recipe name>-<date-time>)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its checkpoints/last.ckpt")
+    parser.add_argument("--stage", type=int, choices=(1, 2),
+                        help="two-stage recipes: run only this stage (stage 2 needs RUN_DIR/stage1 or --init)")
+    parser.add_argument("--init", type=Path, metavar="CKPT",
+                        help="with --stage 2: initial weights (checkpoint or run folder) instead of stage 1's best")
+    parser.add_argument("--force", action="store_true",
+                        help="retrain phases that already ran in --out (their training outputs are replaced)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key, e.g. --set trainer.max_epochs=10 (repeatable)")
     parser.add_argument("--devices", metavar="N", help="devices per node (number or 'auto')")
@@ -62,12 +79,13 @@ def run(args: argparse.Namespace) -> int:
         from jointsed.training.engine import TrainingError
 
         raise TrainingError(f"--data-root {args.data_root}: folder not found")
-    if args.resume and args.out is None:
+    if (args.resume or args.stage == 2 or args.force) and args.out is None:
         from jointsed.training.engine import TrainingError
 
-        raise TrainingError("--resume needs --out RUN_DIR (the run to continue)")
+        raise TrainingError("--resume, --force and --stage 2 need --out RUN_DIR (the run to continue)")
     out = args.out or Path("runs") / f"{config.name or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
-    result = train(config, args.data_root, out, resume=args.resume, progress=not args.no_progress)
+    result = train(config, args.data_root, out, resume=args.resume, progress=not args.no_progress,
+                   stage=args.stage, init_checkpoint=args.init, force=args.force)
     if result.metrics.get("best"):
         best = result.metrics["best"]
         summary = {k: round(best[k], 4) for k in ("clip_f1", "event_f1") if k in best}

@@ -10,8 +10,9 @@ recursively); the child's keys win (:func:`jointsed.config.merge`). Command-line
 
 Sections:
 
-- ``system``: ``guided_learning`` (Lin et al., DCASE 2019 winner) or ``mean_teacher`` (DCASE
-  baseline CRNN).
+- ``system``: ``guided_learning`` (Lin et al., DCASE 2019 winner), ``mean_teacher`` (DCASE
+  baseline CRNN) or ``frame_teacher`` (the frame-level teacher of the deep feature distillation:
+  the PS body trained on the strongly labelled clips only).
 - ``data``: where the sets are (relative to ``--data-root``), the class list, the feature cache.
 - ``features``: :class:`~jointsed.audio.FeatureConfig`.
 - ``model``: architectures (:class:`~jointsed.models.ConvNetConfig` for the PT / PS,
@@ -37,7 +38,7 @@ from jointsed.data.classes import DESED_CLASSES
 from jointsed.models.cnn import PROFESSIONAL_TEACHER, PROMISING_STUDENT, ConvNetConfig
 from jointsed.models.crnn import CRNNConfig
 
-SystemName = Literal["guided_learning", "mean_teacher"]
+SystemName = Literal["guided_learning", "mean_teacher", "frame_teacher"]
 SET_NAMES: tuple[str, ...] = ("weak", "synthetic", "unlabelled")
 
 
@@ -254,19 +255,34 @@ class PostprocessConfig:
     frame_threshold: float = 0.5
     median_windows: Union[Literal["lin"], int, list[int]] = "lin"
     median_factor: float = 0.333
+    # Event-specific post-processing (DESIGN section 4): training does not use it; the workflow
+    # (`jointsed demo`) reads it to decide whether to run `jointsed tune` after training.
+    event_specific: bool = False
 
 
 @dataclass
 class DistillationConfig:
-    """Frame-level target-event deep feature distillation (our formulation, DESIGN §2).
+    """Frame-level target-event deep feature distillation (our formulation, DESIGN §2) for
+    ``system: guided_learning``: on the strongly labelled clips of every batch, the PS's feature
+    maps of blocks ``layers`` (0-based) are pulled, through learned 1x1 adapters, towards those of
+    a frozen frame-level teacher (``system: frame_teacher``, same body as the PS) in the frames
+    where a target event is active (``mask_mode``: ``target``, ``all`` frames, ``none`` = off);
+    the loss is added with factor ``weight``.
 
-    Reserved: not implemented by the training engine yet (``enabled: true`` is refused)."""
+    ``teacher_checkpoint``: the teacher's checkpoint or run folder (relative paths: to the run
+    folder, else to the working directory), or ``auto``: train it first, ``teacher_epochs``
+    epochs on the same data with the recipe's ``model.student``, into ``RUN_DIR/frame_teacher``,
+    with learning rate ``teacher_lr`` and batch size ``teacher_batch_size`` (null: the recipe's).
+    """
 
     enabled: bool = False
     teacher_checkpoint: Optional[str] = None
     layers: list[int] = field(default_factory=lambda: [1, 2])
     weight: float = 1.0
     mask_mode: Literal["target", "all", "none"] = "target"
+    teacher_epochs: int = 30
+    teacher_lr: Optional[float] = None
+    teacher_batch_size: Optional[int] = None
 
 
 @dataclass
@@ -284,10 +300,12 @@ class FocalConfig:
 
 @dataclass
 class TwoStageConfig:
-    """Two-stage training (DESIGN §3): stage 2 starts from stage 1's best checkpoint with the
-    adaptive focal loss and ``lr_factor`` x the learning rate for ``epochs`` epochs.
-
-    Reserved: not implemented by the training engine yet (``enabled: true`` is refused)."""
+    """Two-stage training (DESIGN §3; needs ``joint.focal.enabled``). Stage 1 trains the recipe
+    with BCE (``trainer.max_epochs`` epochs) into ``RUN_DIR/stage1``; stage 2 starts from stage
+    1's best weights with a fresh optimiser, ``lr_factor`` x the learning rate and the adaptive
+    focal loss on the labelled terms, for ``epochs`` epochs, into ``RUN_DIR/stage2``. The run
+    folder's ``checkpoints/``, ``metrics.json`` and ``config.yaml`` are then the final stage's.
+    """
 
     enabled: bool = False
     epochs: int = 20
@@ -339,8 +357,47 @@ class RecipeConfig:
                 raise ConfigError(
                     f"batch.composition.{unused[0]}: draws clips from a set that data disables"
                 )
-        if self.joint.distillation.enabled and self.joint.distillation.teacher_checkpoint is None:
-            raise ConfigError("joint.distillation.teacher_checkpoint: needed when distillation is enabled")
+        self._validate_joint()
+
+    def _validate_joint(self) -> None:
+        dist, two = self.joint.distillation, self.joint.two_stage
+        if self.system == "frame_teacher" and self.data.synthetic_tsv is None:
+            raise ConfigError("system: frame_teacher trains on strongly labelled clips: data.synthetic_tsv is needed")
+        if dist.enabled:
+            if self.system != "guided_learning":
+                raise ConfigError(
+                    f"joint.distillation: implemented for system guided_learning, not {self.system}"
+                )
+            if dist.teacher_checkpoint is None:
+                raise ConfigError("joint.distillation.teacher_checkpoint: needed when distillation is enabled "
+                                  "(a checkpoint / run folder, or auto)")
+            if self.data.synthetic_tsv is None:
+                raise ConfigError("joint.distillation: needs strongly labelled clips (data.synthetic_tsv)")
+            n_blocks = len(self.model.student.channels)
+            bad = [i for i in dist.layers if not 0 <= i < n_blocks]
+            if bad or not dist.layers:
+                raise ConfigError(
+                    f"joint.distillation.layers: block indices in 0..{n_blocks - 1} of model.student "
+                    f"are needed, got {list(dist.layers)}"
+                )
+            if dist.weight < 0:
+                raise ConfigError(f"joint.distillation.weight: must be >= 0, got {dist.weight}")
+            if (dist.teacher_lr is not None and dist.teacher_lr <= 0) or (
+                dist.teacher_batch_size is not None and dist.teacher_batch_size < 1
+            ):
+                raise ConfigError("joint.distillation.teacher_lr / teacher_batch_size: must be > 0")
+            if dist.teacher_epochs < 1:
+                raise ConfigError(f"joint.distillation.teacher_epochs: must be >= 1, got {dist.teacher_epochs}")
+        if two.enabled:
+            if not self.joint.focal.enabled:
+                raise ConfigError("joint.two_stage: stage 2 trains with the adaptive focal loss: set "
+                                  "joint.focal.enabled: true")
+            if self.system == "frame_teacher":
+                raise ConfigError("joint.two_stage: not for system frame_teacher")
+            if two.epochs < 1:
+                raise ConfigError(f"joint.two_stage.epochs: must be >= 1, got {two.epochs}")
+            if two.lr_factor <= 0:
+                raise ConfigError(f"joint.two_stage.lr_factor: must be > 0, got {two.lr_factor}")
 
     def set_enabled(self, name: str) -> bool:
         """Whether training set ``name`` (weak / synthetic / unlabelled) is used."""

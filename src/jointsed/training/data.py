@@ -481,6 +481,14 @@ def _identity(batch):
     return batch
 
 
+def training_set_names(config: RecipeConfig) -> tuple[str, ...]:
+    """Sets a system draws its batches from: the frame-level teacher (deep feature distillation)
+    trains on the strongly labelled clips only, the others on every enabled set."""
+    if config.system == "frame_teacher":
+        return ("synthetic",)
+    return tuple(SET_IDS)
+
+
 class SEDDataModule(pl.LightningDataModule):
     """Serves the in-memory training set through a :class:`ComposedBatchSampler` and the
     validation set in order. Built from already loaded sets (see :func:`load_training_set`).
@@ -507,10 +515,17 @@ class SEDDataModule(pl.LightningDataModule):
         if self.trainer is not None:
             rank, world = self.trainer.global_rank, self.trainer.world_size
         limit = self.config.trainer.limit_train_batches
+        names = training_set_names(self.config)
+        sets = {name: self.train_set.indices_of(name) for name in names}
+        batch_size = b.batch_size
+        if self.config.system == "frame_teacher":
+            # the frame teacher draws batches of ``batch_size`` from its one (small) set: at most
+            # the whole set per batch, so that a tiny set still gives one batch per epoch
+            batch_size = max(1, min(batch_size, sum(v.numel() for v in sets.values()) // world))
         return ComposedBatchSampler(
-            {name: self.train_set.indices_of(name) for name in SET_IDS},
-            mode=b.mode,
-            batch_size=b.batch_size,
+            sets,
+            mode="union" if self.config.system == "frame_teacher" else b.mode,
+            batch_size=batch_size,
             composition=b.composition,
             epoch_batches=b.epoch_batches,
             drop_last=b.drop_last,

@@ -10,6 +10,21 @@ Run folder layout::
     RUN_DIR/metrics.json              validation metrics: best epoch, last epoch, every epoch
     RUN_DIR/postprocess.json          tuned post-processing (written later by ``jointsed tune``)
     RUN_DIR/ddp/rank<R>.json          with several processes: each rank's final weight checksum
+    RUN_DIR/finished.json             written when the run reached its last epoch
+
+Joint framework (Liang et al., arXiv 2103.12388; our reconstruction from the abstract) phases,
+each a run folder of the layout above, run in order by one :func:`train` call:
+
+    RUN_DIR/frame_teacher/            joint.distillation.teacher_checkpoint: auto - the frozen
+                                      frame-level teacher of the deep feature distillation
+    RUN_DIR/stage1/, RUN_DIR/stage2/  joint.two_stage: stage 1 (BCE) and stage 2 (adaptive focal
+                                      loss, from stage 1's best weights, lower learning rate)
+
+With two stages, ``RUN_DIR/checkpoints/{best,last}.ckpt`` and ``RUN_DIR/metrics.json`` are the
+final stage's (hard links or copies, published when it finishes) and ``RUN_DIR/config.yaml`` is
+the recipe, so inference, tuning and evaluation use ``RUN_DIR`` like any run. A finished phase
+(``finished.json``) is skipped when the command is run again (unless ``force``); an interrupted
+one continues with ``resume``.
 
 Multi-GPU / multi-node training is Lightning's DDP (``--devices N --strategy ddp --num-nodes M``);
 every process loads the (cached) data itself, draws its share of every epoch's batches and
@@ -21,6 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +51,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from jointsed.config import to_dict
+from jointsed.config import from_dict, load_yaml, to_dict
 from jointsed.errors import JointsedError
 from jointsed.postprocess.lin import lin_median_windows
 from jointsed.training.config import RecipeConfig
@@ -47,12 +64,19 @@ from jointsed.training.data import (
     load_training_set,
     load_validation_set,
 )
-from jointsed.training.systems import SEDSystem, build_system
+from jointsed.training.systems import FrameTeacherSystem, GuidedLearningSystem, SEDSystem, build_system
 from jointsed.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 from jointsed.utils.seed import seed_everything
 
 #: env var telling DDP child processes (re-launched copies of the command) which run folder to use
 RUN_DIR_ENV = "JOINTSED_RUN_DIR"
+#: marker written into a run (phase) folder when its training reached the last epoch
+FINISHED_FILE = "finished.json"
+#: sub-folders of the joint framework's phases
+FRAME_TEACHER_DIR = "frame_teacher"
+STAGE_DIRS = {1: "stage1", 2: "stage2"}
+#: trainer settings that choose the hardware, not the model (ignored when comparing configs)
+HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "progress_bar", "num_threads")
 
 
 class TrainingError(JointsedError):
@@ -172,10 +196,13 @@ def build_meta(config: RecipeConfig, train: TrainingSet) -> dict[str, Any]:
 
 
 def prepare_system(
-    config: RecipeConfig, train: TrainingSet, validation: Optional[ValidationSet]
+    config: RecipeConfig, train: TrainingSet, validation: Optional[ValidationSet],
+    meta_updates: Optional[Mapping[str, Any]] = None,
 ) -> SEDSystem:
-    """Seeded system with the training statistics filled in."""
+    """Seeded system with the training statistics filled in (``meta_updates``: extra inference /
+    phase metadata, e.g. the two-stage settings, stored in the checkpoints)."""
     meta = build_meta(config, train)
+    meta.update(meta_updates or {})
     seed_everything(config.seed)
     system = build_system(config, meta, validation)
     mean, std = feature_statistics(train.features)
@@ -201,7 +228,7 @@ def _uses_gpu(accelerator: str) -> bool:
 
 
 def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback], progress: bool,
-                  has_validation: bool) -> pl.Trainer:
+                  has_validation: bool, max_epochs: Optional[int] = None) -> pl.Trainer:
     t = config.trainer
     ckpt_dir = run_dir / "checkpoints"
     # Two callbacks: Lightning >= 2.5 writes ``save_last`` only when the top-k checkpoint was
@@ -227,7 +254,7 @@ def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback]
     if progress:
         all_callbacks.append(_Progress())
     return pl.Trainer(
-        max_epochs=t.max_epochs,
+        max_epochs=max_epochs or t.max_epochs,
         accelerator=t.accelerator,
         devices=t.devices,
         strategy=t.strategy,
@@ -251,6 +278,272 @@ def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback]
     )
 
 
+# ----- one training run -----------------------------------------------------------------------------
+def _fit(
+    config: RecipeConfig,
+    run_dir: Path,
+    train_data: TrainingSet,
+    val_data: Optional[ValidationSet],
+    *,
+    resume: bool,
+    progress: bool,
+    callbacks: Sequence[Callback] = (),
+    max_epochs: Optional[int] = None,
+    meta_updates: Optional[Mapping[str, Any]] = None,
+    init_checkpoint: Optional[Path] = None,
+    frame_teacher: Optional[FrameTeacherSystem] = None,
+    phase: str = "run",
+) -> TrainResult:
+    """Train one run folder (a whole run, or one phase of the joint framework)."""
+    ckpt_path = _check_run_dir(run_dir, resume)
+    started = time.perf_counter()
+    system = prepare_system(config, train_data, val_data, meta_updates)
+    init_sha = None
+    if init_checkpoint is not None:
+        state = _read_state_dict(init_checkpoint)
+        try:
+            system.load_state_dict(state)
+        except RuntimeError as exc:
+            raise TrainingError(f"{init_checkpoint}: its weights do not fit this recipe's model ({exc})") from None
+        init_sha = weights_checksum(state)
+    if frame_teacher is not None:
+        if not isinstance(system, GuidedLearningSystem):  # pragma: no cover - config.validate refuses it
+            raise TrainingError(f"joint.distillation: not available for system {config.system}")
+        system.attach_frame_teacher(frame_teacher)
+    datamodule = SEDDataModule(config, train_data, val_data)
+    has_val = val_data is not None and len(val_data) > 0
+    run_files = RunFilesCallback(run_dir, config.validation.monitor if has_val else "none")
+    epochs = max_epochs or config.trainer.max_epochs
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
+        warnings.filterwarnings("ignore", message=".*LightningModule.*has parameters that were not used.*")
+        trainer = build_trainer(config, run_dir, [run_files, *callbacks], progress, has_val, epochs)
+        if trainer.is_global_zero:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+        trainer.fit(system, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    best = run_dir / "checkpoints" / "best.ckpt"
+    metrics = summarize_history(system.history, config.validation.monitor)
+    result = TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
+    if trainer.is_global_zero and trainer.current_epoch >= epochs:
+        info: dict[str, Any] = {"phase": phase, "epochs": epochs, "seconds_last_session": round(time.perf_counter() - started, 1),
+                                "best_checkpoint": "checkpoints/best.ckpt" if result.best_checkpoint else None}
+        if init_checkpoint is not None:
+            info.update(init_checkpoint=str(init_checkpoint), init_weights_sha256=init_sha)
+        if meta_updates:
+            info["meta"] = dict(meta_updates)
+        atomic_write_json(run_dir / FINISHED_FILE, info)
+    return result
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        return ckpt["state_dict"]
+    except Exception as exc:  # torch raises various errors for corrupt / foreign files
+        raise TrainingError(f"{path}: cannot read the weights of this checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def _model_checkpoint(run_dir: Path) -> Optional[Path]:
+    """A finished run's checkpoint to build on: best.ckpt, else last.ckpt (no validation set)."""
+    for name in ("best.ckpt", "last.ckpt"):
+        if (run_dir / "checkpoints" / name).is_file():
+            return run_dir / "checkpoints" / name
+    return None
+
+
+def _teacher_checkpoint_of(result: TrainResult) -> Optional[Path]:
+    """The auto-trained frame teacher's checkpoint: its best one, or its last one when the last
+    epoch scored as well (a flat validation score, e.g. an event F1 still 0 on a short run,
+    would otherwise pick the least trained, first epoch)."""
+    best, last = result.metrics.get("best") or {}, result.metrics.get("last") or {}
+    if result.last_checkpoint.is_file() and (not best or last.get("score", -1.0) >= best.get("score", 0.0)):
+        return result.last_checkpoint
+    return _model_checkpoint(result.run_dir)
+
+
+# ----- phases of the joint framework ---------------------------------------------------------------------
+def _comparable(config_dict: Mapping[str, Any]) -> Any:
+    data = yaml.safe_load(yaml.safe_dump(dict(config_dict), sort_keys=True))  # tuples -> lists
+    for key in HARDWARE_KEYS:
+        data.get("trainer", {}).pop(key, None)
+    data.pop("name", None)
+    return data
+
+
+def _clear_run(run_dir: Path) -> None:
+    """Remove what a training run wrote into ``run_dir`` (``--force``); other files stay."""
+    for name in ("checkpoints", "logs", "ddp"):
+        if (run_dir / name).is_dir():
+            shutil.rmtree(run_dir / name)
+    for name in ("metrics.json", "config.yaml", FINISHED_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _phase_state(run_dir: Path) -> str:
+    """``finished`` (reached its last epoch), ``partial`` (has checkpoints) or ``absent``."""
+    if (run_dir / FINISHED_FILE).is_file():
+        return "finished"
+    if (run_dir / "checkpoints" / "last.ckpt").exists() or (run_dir / "checkpoints" / "best.ckpt").exists():
+        return "partial"
+    return "absent"
+
+
+def _finished_result(run_dir: Path, config: RecipeConfig) -> TrainResult:
+    import json
+
+    saved = run_dir / "config.yaml"
+    if not saved.is_file() or _comparable(load_yaml(saved)) != _comparable(to_dict(config)):
+        raise TrainingError(
+            f"{run_dir} holds a finished run of another configuration; use --force to retrain it or choose another --out"
+        )
+    metrics = {}
+    if (run_dir / "metrics.json").is_file():
+        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    best = run_dir / "checkpoints" / "best.ckpt"
+    return TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
+
+
+def _run_phase(name: str, config: RecipeConfig, run_dir: Path, *, resume: bool, force: bool,
+               echo: bool, **fit_kwargs: Any) -> TrainResult:
+    """Train one phase folder unless it is finished (then reuse it)."""
+    state = _phase_state(run_dir)
+    if force and state != "absent":
+        _clear_run(run_dir)
+        state = "absent"
+    if state == "finished":
+        result = _finished_result(run_dir, config)
+        init = fit_kwargs.get("init_checkpoint")
+        recorded = _read_finished(run_dir).get("init_weights_sha256")
+        if init is not None and recorded is not None and recorded != weights_checksum(_read_state_dict(init)):
+            raise TrainingError(
+                f"{run_dir}: finished {name} was trained from other initial weights than {init}; "
+                "use --force to retrain it"
+            )
+        if echo:
+            print(f"{name}: finished run found in {run_dir}, reused")
+        return result
+    if state == "partial" and not resume:
+        raise TrainingError(
+            f"{run_dir} holds an unfinished {name}; use --resume to continue it or --force to restart it"
+        )
+    if echo:
+        print(f"{name}: training into {run_dir}")
+    return _fit(config, run_dir, resume=state == "partial", phase=name, **fit_kwargs)
+
+
+def _read_finished(run_dir: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads((run_dir / FINISHED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def frame_teacher_config(config: RecipeConfig) -> RecipeConfig:
+    """The recipe of the frame-level teacher that ``teacher_checkpoint: auto`` trains: the same
+    data, features, optimiser and ``model.student``, ``system: frame_teacher``,
+    ``joint.distillation.teacher_epochs`` epochs (``teacher_lr`` / ``teacher_batch_size`` when
+    set), no joint additions."""
+    data = to_dict(config)
+    data["system"] = "frame_teacher"
+    data["name"] = f"{config.name or 'run'}-frame_teacher"
+    dist = config.joint.distillation
+    data["trainer"]["max_epochs"] = dist.teacher_epochs
+    if dist.teacher_lr is not None:
+        data["optimizer"]["lr"] = dist.teacher_lr
+    if dist.teacher_batch_size is not None:
+        data["batch"]["batch_size"] = dist.teacher_batch_size
+    data["joint"] = {}
+    return from_dict(RecipeConfig, data)
+
+
+def resolve_teacher_checkpoint(value: str, run_dir: Path) -> Path:
+    """``joint.distillation.teacher_checkpoint`` (not ``auto``) -> a checkpoint file.
+
+    Relative paths are looked up in the run folder, then in the working directory; a run folder
+    gives its best (else last) checkpoint.
+    """
+    from jointsed.inference import CheckpointError, resolve_checkpoint
+
+    path = Path(value).expanduser()
+    candidates = [path] if path.is_absolute() else [run_dir / path, Path.cwd() / path]
+    for candidate in candidates:
+        if candidate.exists():
+            try:
+                return resolve_checkpoint(candidate)
+            except CheckpointError as exc:
+                raise TrainingError(f"joint.distillation.teacher_checkpoint: {exc}") from None
+    raise TrainingError(
+        f"joint.distillation.teacher_checkpoint: {value} not found (looked for "
+        f"{' and '.join(str(c) for c in candidates)}); give a checkpoint, a run folder or auto"
+    )
+
+
+def load_frame_teacher(path: Path, config: RecipeConfig) -> FrameTeacherSystem:
+    """Load a trained frame-level teacher and check that its block maps line up with the PS's
+    (same frame rate at every distilled layer, same front-end)."""
+    from jointsed.inference import CheckpointError, system_from_checkpoint
+
+    try:
+        teacher = system_from_checkpoint(path)
+    except CheckpointError as exc:
+        raise TrainingError(f"joint.distillation.teacher_checkpoint: {exc}") from None
+    where = f"joint.distillation.teacher_checkpoint {path}"
+    if not isinstance(teacher, FrameTeacherSystem):
+        raise TrainingError(f"{where}: a {teacher.config.system} model, not a frame_teacher one")
+    if to_dict(teacher.config.features) != to_dict(config.features):
+        raise TrainingError(f"{where}: trained with other features ({to_dict(teacher.config.features)})")
+    layers = config.joint.distillation.layers
+    s_pools, t_pools = config.model.student.pools, teacher.config.model.student.pools
+    for layer in layers:
+        if layer >= len(t_pools):
+            raise TrainingError(f"{where}: the teacher has {len(t_pools)} blocks, layer {layer} is distilled")
+        s_time = int(torch.tensor([p[0] for p in s_pools[: layer + 1]]).prod())
+        t_time = int(torch.tensor([p[0] for p in t_pools[: layer + 1]]).prod())
+        if s_time != t_time:
+            raise TrainingError(f"{where}: block {layer} pools time by {t_time}, the student's by {s_time}")
+    return teacher
+
+
+def _several_processes(config: RecipeConfig) -> bool:
+    t = config.trainer
+    return (isinstance(t.devices, int) and t.devices > 1) or t.num_nodes > 1
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Atomically make ``target`` a hard link to (else a copy of) ``source``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copy2(source, tmp)
+
+
+def _publish_final_stage(run_dir: Path, final: TrainResult, stages: Mapping[str, TrainResult]) -> TrainResult:
+    """Make the final stage's checkpoints and metrics the run folder's."""
+    for name in ("best.ckpt", "last.ckpt"):
+        source = final.run_dir / "checkpoints" / name
+        if source.is_file():
+            _link_or_copy(source, run_dir / "checkpoints" / name)
+        else:
+            (run_dir / "checkpoints" / name).unlink(missing_ok=True)
+    metrics = dict(final.metrics)
+    metrics["stages"] = {
+        name: {"run_dir": str(r.run_dir.relative_to(run_dir)) if r.run_dir.is_relative_to(run_dir) else str(r.run_dir),
+               "best_epoch": r.metrics.get("best_epoch"), "best_score": r.metrics.get("best_score")}
+        for name, r in stages.items()
+    }
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    atomic_write_json(run_dir / FINISHED_FILE, {"phase": "two-stage run", "final_stage": str(final.run_dir),
+                                                "stages": metrics["stages"]})
+    best = run_dir / "checkpoints" / "best.ckpt"
+    return TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
+
+
 def train(
     config: RecipeConfig,
     data_root: str | os.PathLike,
@@ -260,60 +553,157 @@ def train(
     train_set: Optional[TrainingSet] = None,
     validation_set: Optional[ValidationSet] = None,
     callbacks: Sequence[Callback] = (),
+    *,
+    stage: Optional[int] = None,
+    init_checkpoint: Optional[str | os.PathLike] = None,
+    force: bool = False,
 ) -> TrainResult:
     """Train ``config`` on the data under ``data_root`` into ``run_dir``.
+
+    A plain recipe is one run. The joint framework's phases run in order in one call: the
+    frame-level teacher (``joint.distillation.teacher_checkpoint: auto``, into
+    ``RUN_DIR/frame_teacher``), then stage 1 and stage 2 (``joint.two_stage``, into
+    ``RUN_DIR/stage1`` / ``stage2``; the run folder's checkpoints and metrics are then stage 2's).
+    Finished phases are reused.
 
     Args:
         config: resolved recipe (CLI overrides already applied).
         data_root: dataset folder (DESED layout, see ``data`` in the recipe).
-        run_dir: output folder (created); must not hold a run unless ``resume``.
-        resume: continue from ``run_dir/checkpoints/last.ckpt`` (model, optimiser, scheduler,
-            loops, callbacks); with the per-(seed, epoch) random streams the result equals an
-            uninterrupted run.
+        run_dir: output folder (created); must not hold a run unless ``resume`` (or, for the
+            joint phases, unless the run there is finished: it is reused).
+        resume: continue an interrupted run (phase) from its ``checkpoints/last.ckpt`` (model,
+            optimiser, scheduler, loops, callbacks); with the per-(seed, epoch) random streams
+            the result equals an uninterrupted run.
         progress: progress bars and model summary.
         train_set, validation_set: already loaded sets (skip loading; benchmarks and tests).
-        callbacks: extra Lightning callbacks (e.g. timers).
+        callbacks: extra Lightning callbacks (e.g. timers), given to every phase.
+        stage: two-stage recipes only: run stage 1 or stage 2 alone (stage 2 needs stage 1's
+            folder or ``init_checkpoint``).
+        init_checkpoint: stage 2's initial weights instead of stage 1's best checkpoint.
+        force: retrain (delete the training outputs of) phases that already ran.
     Returns:
-        :class:`TrainResult`.
+        :class:`TrainResult` (of the run folder; after ``stage=1``: of ``RUN_DIR/stage1``).
+    Raises:
+        TrainingError: run folder conflicts, a missing checkpoint, a bad stage request.
     """
     if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get(RUN_DIR_ENV):
         run_dir = os.environ[RUN_DIR_ENV]  # a DDP child: use the parent's folder
     run_dir = Path(run_dir).resolve()
     progress = progress and config.trainer.progress_bar
-    ckpt_path = _check_run_dir(run_dir, resume)
+    dist, two = config.joint.distillation, config.joint.two_stage
+    if stage is not None and not two.enabled:
+        raise TrainingError("--stage: this recipe has no two-stage training (joint.two_stage.enabled is false)")
+    if stage not in (None, 1, 2):
+        raise TrainingError(f"--stage: 1 or 2, got {stage}")
+    if init_checkpoint is not None and not (two.enabled and stage == 2):
+        raise TrainingError("--init: only with --stage 2 of a two-stage recipe")
+    auto_teacher = dist.enabled and dist.teacher_checkpoint == "auto"
+    if (two.enabled or auto_teacher) and _several_processes(config):
+        raise TrainingError(
+            "several devices/nodes: run the joint phases one by one (train the frame teacher with its own "
+            "recipe, system: frame_teacher, then set joint.distillation.teacher_checkpoint to it; use --stage 1 "
+            "and --stage 2)"
+        )
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)
     torch.set_float32_matmul_precision(config.trainer.matmul_precision)
-    if config.joint.distillation.enabled:
-        raise TrainingError("joint.distillation: not implemented in this version (set enabled: false)")
-    if config.joint.two_stage.enabled:
-        raise TrainingError(
-            "joint.two_stage: not implemented in this version (set enabled: false; joint.focal.enabled "
-            "trains with the adaptive focal loss from the start)"
-        )
+    if force and not (two.enabled or auto_teacher):
+        _clear_run(run_dir)
+    elif not (two.enabled or auto_teacher):
+        _check_run_dir(run_dir, resume)  # fail before loading any data
     train_data = train_set if train_set is not None else load_training_set(config, data_root, progress)
     val_data = validation_set if validation_set is not None else load_validation_set(config, data_root, progress)
-    system = prepare_system(config, train_data, val_data)
-    datamodule = SEDDataModule(config, train_data, val_data)
-    has_val = val_data is not None and len(val_data) > 0
-    run_files = RunFilesCallback(run_dir, config.validation.monitor if has_val else "none")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
-        warnings.filterwarnings("ignore", message=".*LightningModule.*has parameters that were not used.*")
-        trainer = build_trainer(config, run_dir, [run_files, *callbacks], progress, has_val)
-        if trainer.is_global_zero:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
-        previous = os.environ.get(RUN_DIR_ENV)
-        os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP children (re-launched commands) inherit it
-        try:
-            trainer.fit(system, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
-        finally:
-            if previous is None:
-                os.environ.pop(RUN_DIR_ENV, None)
+    common = dict(train_data=train_data, val_data=val_data, progress=progress, callbacks=callbacks)
+
+    previous = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP children (re-launched commands) inherit it
+    try:
+        teacher: Optional[FrameTeacherSystem] = None
+        meta: dict[str, Any] = {}
+        if dist.enabled:
+            if auto_teacher:
+                t_config = frame_teacher_config(config)
+                t_result = _run_phase("frame teacher", t_config, run_dir / FRAME_TEACHER_DIR, resume=resume,
+                                      force=force, echo=progress, **common)
+                t_path = _teacher_checkpoint_of(t_result)
+                if t_path is None:  # pragma: no cover - a finished run has checkpoints
+                    raise TrainingError(f"{t_result.run_dir}: the frame teacher has no checkpoint")
             else:
-                os.environ[RUN_DIR_ENV] = previous
+                t_path = resolve_teacher_checkpoint(str(dist.teacher_checkpoint), run_dir)
+            teacher = load_frame_teacher(t_path, config)
+            meta["distillation"] = {"teacher_checkpoint": str(t_path), "teacher_channels": teacher.feature_channels,
+                                    "teacher_weights_sha256": weights_checksum(teacher)}
+        if not two.enabled:
+            if auto_teacher:  # a multi-phase run: reuse the main run too when it is finished
+                return _run_phase("run", config, run_dir, resume=resume, force=force, echo=progress,
+                                  meta_updates=meta, frame_teacher=teacher, **common)
+            return _fit(config, run_dir, resume=resume, meta_updates=meta or None, frame_teacher=teacher, **common)
+
+        # two-stage training (DESIGN section 3)
+        if trainer_is_global_zero():
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if force and stage in (None, 2):
+                _clear_run_published(run_dir)
+            if not (run_dir / "config.yaml").is_file():  # (re)written when the final stage is published
+                atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+        stages: dict[str, TrainResult] = {}
+        s1_dir, s2_dir = run_dir / STAGE_DIRS[1], run_dir / STAGE_DIRS[2]
+        if stage in (None, 1):
+            stages["stage1"] = _run_phase(
+                "stage 1", config, s1_dir, resume=resume, force=force, echo=progress,
+                meta_updates={**meta, "stage": 1, "use_focal": False}, frame_teacher=teacher, **common,
+            )
+            if stage == 1:
+                return stages["stage1"]
+        if init_checkpoint is not None:
+            init = Path(init_checkpoint)
+            if init.is_dir():
+                from jointsed.inference import resolve_checkpoint
+
+                init = resolve_checkpoint(init)
+            if not init.is_file():
+                raise TrainingError(f"--init {init_checkpoint}: checkpoint not found")
+        else:
+            if _phase_state(s1_dir) != "finished":
+                raise TrainingError(
+                    f"stage 2 starts from stage 1's best checkpoint, but {s1_dir} holds no finished stage 1: "
+                    "run --stage 1 first (or the whole recipe), or give --init CKPT"
+                )
+            init = _model_checkpoint(s1_dir)
+            if init is None:  # pragma: no cover
+                raise TrainingError(f"{s1_dir}: stage 1 has no checkpoint")
+        stages["stage2"] = _run_phase(
+            "stage 2", config, s2_dir, resume=resume, force=force, echo=progress,
+            meta_updates={**meta, "stage": 2, "use_focal": True, "lr_factor": two.lr_factor,
+                          "epoch_offset": config.trainer.max_epochs},
+            max_epochs=two.epochs, init_checkpoint=init.resolve(), frame_teacher=teacher, **common,
+        )
+        if (s1_dir / "metrics.json").is_file() and "stage1" not in stages:
+            stages["stage1"] = _finished_result_loose(s1_dir)
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+        return _publish_final_stage(run_dir, stages["stage2"], stages)
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous
+
+
+def trainer_is_global_zero() -> bool:
+    """Whether this process is the main one (before a trainer exists)."""
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def _clear_run_published(run_dir: Path) -> None:
+    for name in ("best.ckpt", "last.ckpt"):
+        (run_dir / "checkpoints" / name).unlink(missing_ok=True)
+    for name in ("metrics.json", "config.yaml", FINISHED_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _finished_result_loose(run_dir: Path) -> TrainResult:
+    import json
+
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     best = run_dir / "checkpoints" / "best.ckpt"
-    metrics = summarize_history(system.history, config.validation.monitor)
     return TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)

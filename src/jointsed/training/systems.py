@@ -1,4 +1,5 @@
-"""Lightning systems: guided learning (Lin et al.) and the CRNN mean teacher (DCASE baseline).
+"""Lightning systems: guided learning (Lin et al.), the CRNN mean teacher (DCASE baseline) and the
+frame-level teacher of the joint framework's deep feature distillation.
 
 Both share :class:`SEDSystem`: input normalisation with per-band training statistics (buffers,
 saved in the checkpoint), per-batch re-seeding (exact resume), validation with clip F1 and event
@@ -11,6 +12,10 @@ References:
     detection", ICASSP 2020 (DCASE 2019 Task 4 winner).
     Turpault et al., DCASE Task 4 baseline (DESED_task): CRNN mean teacher (Tarvainen & Valpola,
     NeurIPS 2017) with mixup.
+    Liang, Long, Li, Liang & Wang, "Joint framework with deep feature distillation and adaptive
+    focal loss for weakly supervised audio tagging and acoustic event detection", arXiv
+    2103.12388: deep feature distillation (DFD) and the adaptive focal loss; OUR reconstruction
+    from the abstract (jointsed DESIGN sections 2-3), not the authors' code.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from torch import Tensor
 import lightning.pytorch as pl
 
 from jointsed.config import to_dict
+from jointsed.errors import JointsedError
 from jointsed.losses.consistency import mean_teacher_consistency, mixup, sigmoid_rampup, update_ema
+from jointsed.losses.distillation import FrameDistillationLoss
 from jointsed.losses.focal import AdaptiveFocalLoss
 from jointsed.losses.guided import bce, guided_learning_loss, strong_frame_loss, teacher_weight
 from jointsed.models import crnn, professional_teacher, promising_student
@@ -76,6 +83,7 @@ class SEDSystem(pl.LightningModule):
         self.focal: Optional[AdaptiveFocalLoss] = (
             AdaptiveFocalLoss(len(self.classes), focal.gamma0, focal.eta, focal.momentum) if focal.enabled else None
         )
+        self._train_counts: Optional[Tensor] = None
 
     # ----- normalisation / inference -------------------------------------------------------
     def set_feature_statistics(self, mean: Tensor, std: Tensor) -> None:
@@ -126,6 +134,23 @@ class SEDSystem(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self._broadcast_buffers()
+        if self.focal is not None and self.validation_set is None and self._train_counts is not None:
+            # no validation set: the running F1 follows the clip F1 on the epoch's labelled clips
+            tp, n_ref, n_sys = self._train_counts.cpu().double()
+            denom = n_ref + n_sys
+            f1 = torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.full_like(tp, float("nan")))
+            self.focal.update(f1.numpy())
+        self._train_counts = None
+
+    def count_training_tags(self, clip: Tensor, targets: Tensor, rows: Tensor) -> None:
+        """Accumulate per-class clip tp / reference / system counts of labelled training clips
+        (used by the adaptive focal loss when there is no validation set)."""
+        if self.focal is None or self.validation_set is not None:
+            return
+        pred = clip.detach()[rows] >= 0.5
+        ref = targets[rows] > 0.5
+        counts = torch.stack([(pred & ref).sum(0), ref.sum(0), pred.sum(0)]).to(torch.float64)
+        self._train_counts = counts if self._train_counts is None else self._train_counts + counts
 
     # ----- optimiser -------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
@@ -164,8 +189,14 @@ class SEDSystem(pl.LightningModule):
 
     # ----- losses -----------------------------------------------------------------------------
     def supervised_loss(self):
-        """BCE, or the adaptive focal loss when ``joint.focal`` is enabled (stage 2)."""
+        """BCE, or the adaptive focal loss when ``joint.focal`` is enabled (stage 2 of a
+        two-stage run; the engine sets ``meta["use_focal"] = False`` for stage 1)."""
         return self.focal if self.focal is not None and self.meta.get("use_focal", True) else bce
+
+    def schedule_epoch(self) -> int:
+        """Epoch counted from 1 across stages (stage 2 continues stage 1's ramp-ups:
+        ``meta["epoch_offset"]`` = stage 1's epochs)."""
+        return self.current_epoch + 1 + int(self.meta.get("epoch_offset", 0))
 
     # ----- validation ------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
@@ -253,6 +284,56 @@ class GuidedLearningSystem(SEDSystem):
         self.teacher = professional_teacher(n_classes, n_mels, ratios, **to_dict(config.model.teacher))
         self.student = promising_student(n_classes, n_mels, ratios, **to_dict(config.model.student))
         self.meta["class_dims"] = {"teacher": self.teacher.class_dims, "student": self.student.class_dims}
+        dist = config.joint.distillation
+        self.distillation: Optional[FrameDistillationLoss] = None
+        if dist.enabled:
+            # adapters (1x1 convs) are trained with the PS and saved in checkpoints; they are not
+            # used at inference. Teacher channels come from the engine (meta), default = the PS's.
+            teacher_channels = (meta.get("distillation") or {}).get("teacher_channels", self.student.feature_channels)
+            self.distillation = FrameDistillationLoss(self.student.feature_channels, teacher_channels,
+                                                      dist.layers, dist.mask_mode)
+        # the frozen frame-level teacher: NOT a registered sub-module (not trained, not saved)
+        self._frame_teacher: dict[str, "FrameTeacherSystem"] = {}
+
+    def attach_frame_teacher(self, teacher: "FrameTeacherSystem") -> None:
+        """Use ``teacher`` (frozen: eval mode, no gradients) as the distillation teacher."""
+        teacher.eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        self._frame_teacher["net"] = teacher
+
+    @property
+    def frame_teacher(self) -> Optional["FrameTeacherSystem"]:
+        return self._frame_teacher.get("net")
+
+    def on_fit_start(self) -> None:
+        if self.distillation is not None:
+            if self.frame_teacher is None:
+                raise JointsedError("joint.distillation is enabled but no frame teacher is attached "
+                                    "(GuidedLearningSystem.attach_frame_teacher)")
+            self.frame_teacher.to(self.device).eval()
+
+    def distillation_loss(self, features: Tensor, student_features: list[Tensor], strong: Tensor,
+                          strong_mask: Tensor) -> Tensor:
+        """DFD term on the strongly labelled clips of a batch (exact 0 if there are none).
+
+        Args:
+            features: ``(B, T, F)`` raw log-mel (the teacher normalises with its own statistics,
+                i.e. exactly as it was trained).
+            student_features: the PS's block maps ``(B, C_l, T_l, F_l)``.
+            strong: ``(B, T, C)`` frame targets; strong_mask: ``(B,)`` bool.
+        """
+        assert self.distillation is not None and self.frame_teacher is not None
+        rows = strong_mask.to(torch.bool)
+        if self.config.joint.distillation.mask_mode == "none" or not bool(rows.any()):
+            return student_features[0].sum() * 0.0
+        with torch.no_grad():
+            teacher_features = self.frame_teacher.feature_maps(features[rows])
+        student = [f[rows] for f in student_features]
+        ones = torch.ones(student[0].shape[0], dtype=torch.bool, device=rows.device)
+        with _no_autocast(self.device.type):
+            return self.distillation([f.float() for f in student], [f.float() for f in teacher_features],
+                                     strong[rows], ones)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         gl = self.config.guided_learning
@@ -260,7 +341,9 @@ class GuidedLearningSystem(SEDSystem):
         noisy = x + gl.teacher_noise_std * torch.randn_like(x) if gl.teacher_noise_std > 0 else x
         out_t = self.teacher(noisy)
         out_s = self.student(x)
-        a = teacher_weight(self.current_epoch + 1, gl.teacher_weight_start, gl.teacher_weight_base)
+        a = teacher_weight(self.schedule_epoch(), gl.teacher_weight_start, gl.teacher_weight_base)
+        self.count_training_tags(out_t.clip if gl.clip_scores_from == "teacher" else out_s.clip,
+                                 batch["weak"], batch["weak_mask"])
         with _no_autocast(self.device.type):
             terms = guided_learning_loss(
                 out_t.clip.float(), out_s.clip.float(), batch["weak"], batch["weak_mask"], a,
@@ -272,6 +355,10 @@ class GuidedLearningSystem(SEDSystem):
                     out_s.frame.float(), batch["strong"], batch["strong_mask"], self.supervised_loss()
                 )
                 total = total + gl.strong_weight * terms["student_strong"]
+        if self.distillation is not None:
+            terms["distillation"] = self.distillation_loss(batch["features"], out_s.features, batch["strong"],
+                                                           batch["strong_mask"])
+            total = total + self.config.joint.distillation.weight * terms["distillation"]
         bs = x.shape[0]
         self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
         for name, value in terms.items():
@@ -328,6 +415,7 @@ class MeanTeacherSystem(SEDSystem):
         weak_rows = batch["weak_mask"] if mt.weak_loss_on_strong else weak_only
         x, weak, strong = self._mix(x, batch["weak"], batch["strong"], strong_mask, weak_only)
         out_s = self.student(x)
+        self.count_training_tags(out_s.clip, weak, weak_rows)
         with torch.no_grad():
             out_t = self.ema_teacher(x)
         ramp = sigmoid_rampup(self.global_step, mt.rampup_epochs * self.steps_per_epoch())
@@ -358,9 +446,55 @@ class MeanTeacherSystem(SEDSystem):
         return out.clip.float(), out.frame.float()
 
 
+class FrameTeacherSystem(SEDSystem):
+    """Frame-level teacher of the deep feature distillation (our formulation, DESIGN section 2):
+    a network with the PS's body (``model.student``, so that its block maps line up with the
+    PS's) trained on the strongly labelled clips only with frame-level BCE + clip BCE.
+
+    The engine feeds it only strongly labelled clips; rows without strong labels in a batch are
+    ignored anyway. Inference (validation, :class:`~jointsed.inference.Detector`) uses its clip
+    and frame outputs, so it is a detector in its own right.
+    """
+
+    def __init__(self, config: RecipeConfig, meta: dict[str, Any], validation: Optional[ValidationSet] = None):
+        super().__init__(config, meta, validation)
+        n_classes, n_mels = len(self.classes), config.features.n_mels
+        ratios = meta.get("class_ratios") if config.model.disentangled else None
+        self.network = promising_student(n_classes, n_mels, ratios, **to_dict(config.model.student))
+        self.meta["class_dims"] = {"network": self.network.class_dims}
+
+    @property
+    def feature_channels(self) -> list[int]:
+        return list(self.network.feature_channels)
+
+    def feature_maps(self, features: Tensor) -> list[Tensor]:
+        """Raw log-mel ``(B, T, F)`` -> the block maps ``(B, C_l, T_l, F_l)`` (normalised with
+        this model's own training statistics)."""
+        return self.network(self.normalize(features)).features
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        x = self.normalize(batch["features"])
+        out = self.network(x)
+        rows = batch["strong_mask"]
+        with _no_autocast(self.device.type):
+            frame = strong_frame_loss(out.frame.float(), batch["strong"], rows, bce)
+            clip = bce(out.clip.float()[rows], batch["weak"][rows]) if bool(rows.any()) else out.clip.sum() * 0
+            total = frame + clip
+        bs = int(rows.sum())
+        self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
+        self.log("train/frame", frame, on_step=False, on_epoch=True, batch_size=bs)
+        self.log("train/clip", clip, on_step=False, on_epoch=True, batch_size=bs)
+        return total
+
+    def predict_scores(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.network(self.normalize(features))
+        return out.clip.float(), out.frame.float()
+
+
 SYSTEMS: dict[str, type[SEDSystem]] = {
     "guided_learning": GuidedLearningSystem,
     "mean_teacher": MeanTeacherSystem,
+    "frame_teacher": FrameTeacherSystem,
 }
 
 
