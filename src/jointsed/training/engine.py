@@ -38,6 +38,7 @@ import hashlib
 import os
 import shutil
 import time
+import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
+
+
+class _DropBanners(logging.Filter):
+    """Drops Lightning's start-up banners (accelerator availability, product tips)."""
+
+    _NOISE = ("GPU available:", "TPU available:", "HPU available:", "Tip:", "💡")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(marker in message for marker in self._NOISE)
+
+
+def _quiet_lightning_banners() -> None:
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                 "lightning.pytorch.accelerators.cuda", "lightning.pytorch"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropBanners) for f in logger.filters):
+            logger.addFilter(_DropBanners())
 
 
 def weights_checksum(weights: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
@@ -318,6 +337,11 @@ def _fit(
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
         warnings.filterwarnings("ignore", message=".*LightningModule.*has parameters that were not used.*")
+        # Lightning notes that say nothing to our users (small data sets log less often than
+        # every 10 steps; a deprecation inside Lightning itself).
+        warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+        warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
+        _quiet_lightning_banners()
         trainer = build_trainer(config, run_dir, [run_files, *callbacks], progress, has_val, epochs)
         if trainer.is_global_zero:
             run_dir.mkdir(parents=True, exist_ok=True)
