@@ -144,18 +144,18 @@ def psds_from_operating_points(
     }
 
 
-def psds_from_scores(
+def sed_scores_psds(
     reference: Reference,
     scores: Mapping[str, pd.DataFrame],
     settings: PSDSSettings = PSDS1,
-) -> dict[str, Any]:
-    """Threshold-independent PSDS of frame scores (``sed_scores_eval.intersection_based.psds``).
+) -> tuple[float, dict[str, float], tuple[np.ndarray, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The one call of ``sed_scores_eval.intersection_based.psds`` with our settings.
 
-    Returns ``{"value", "per_class", "settings", "library"}``.
+    Returns ``(psds, per_class_psds, (tpr, efpr), per_class_rocs)`` as the library gives them.
     """
     from sed_scores_eval import intersection_based
 
-    value, per_class, *_ = intersection_based.psds(
+    return intersection_based.psds(
         dict(scores),
         reference.events,
         reference.durations,
@@ -166,6 +166,18 @@ def psds_from_scores(
         alpha_st=settings.alpha_st,
         max_efpr=settings.max_efpr,
     )
+
+
+def psds_from_scores(
+    reference: Reference,
+    scores: Mapping[str, pd.DataFrame],
+    settings: PSDSSettings = PSDS1,
+) -> dict[str, Any]:
+    """Threshold-independent PSDS of frame scores (``sed_scores_eval.intersection_based.psds``).
+
+    Returns ``{"value", "per_class", "settings", "library"}``.
+    """
+    value, per_class, _, _ = sed_scores_psds(reference, scores, settings)
     return {
         "value": float(value),
         "per_class": {c: as_float(per_class[c]) for c in reference.classes if c in per_class},

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from jointsed.data.annotations import Event
-from jointsed.evaluate.intersection import PSDSSettings
+from jointsed.evaluate.intersection import PSDSSettings, sed_scores_psds
 from jointsed.evaluate.io import Reference
 from jointsed.postprocess.fast_f1 import event_counts_per_class
 
@@ -192,8 +192,6 @@ def psd_roc(reference: Reference, scores: Mapping[str, pd.DataFrame], settings: 
     Classes without any ground-truth event have no ROC (``sed_scores_eval`` refuses them): they
     are left out (``PSDROC.left_out``); with no class left this raises ``ValueError``.
     """
-    from sed_scores_eval import intersection_based
-
     seen = {label for events in reference.events.values() for _, _, label in events}
     present = [c for c in reference.classes if c in seen]
     left_out = [c for c in reference.classes if c not in seen]
@@ -202,16 +200,8 @@ def psd_roc(reference: Reference, scores: Mapping[str, pd.DataFrame], settings: 
     columns = ["onset", "offset", *present]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        value, per_class, (tpr, efpr), per_class_rocs = intersection_based.psds(
-            {k: scores[k][columns] for k in reference.events},
-            reference.events,
-            reference.durations,
-            dtc_threshold=settings.dtc_threshold,
-            gtc_threshold=settings.gtc_threshold,
-            cttc_threshold=settings.cttc_threshold if settings.alpha_ct else None,
-            alpha_ct=settings.alpha_ct,
-            alpha_st=settings.alpha_st,
-            max_efpr=settings.max_efpr,
+        value, per_class, (tpr, efpr), per_class_rocs = sed_scores_psds(
+            reference, {k: scores[k][columns] for k in reference.events}, settings
         )
     return PSDROC(
         value=float(value),
