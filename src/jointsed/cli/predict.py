@@ -55,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
 
     files = _audio_files(args.audio)
     if not files:
-        raise JointsedError("no audio file to process")
+        from jointsed.data.annotations import AUDIO_EXTENSIONS
+
+        raise JointsedError(
+            f"no audio file to process in {', '.join(str(p) for p in args.audio)} "
+            f"(looked for {', '.join(AUDIO_EXTENSIONS[:4])}, ... files; give files or folders that hold them)"
+        )
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})

@@ -70,15 +70,45 @@ def _cli_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def _check_recipe_path(recipe: Path) -> None:
+    """A recipe path that does not exist: name the closest recipes that do."""
+    if recipe.is_file():
+        return
+    import difflib
+
+    from jointsed.config import ConfigError
+
+    recipes_dir = Path(__file__).resolve().parents[3] / "recipes"
+    known = sorted(str(p.relative_to(recipes_dir.parent)) for p in recipes_dir.rglob("*.yaml")) if recipes_dir.is_dir() else []
+    close = difflib.get_close_matches(str(recipe), known, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else (f"; recipes: {', '.join(known)}" if known else "")
+    raise ConfigError(f"recipe not found: {recipe}{hint}")
+
+
+def _check_data_root(data_root: Path, config) -> None:
+    """No data where --data-root points: say which tables are missing and how to get a dataset."""
+    from jointsed.training.engine import TrainingError
+
+    if not data_root.is_dir():
+        raise TrainingError(f"--data-root {data_root}: folder not found (make a dataset with "
+                            f"`jointsed synth --preset demo --out {data_root}`, or see docs/real_desed.md)")
+    tables = {key: getattr(config.data, key) for key in ("weak_tsv", "synthetic_tsv", "validation_tsv")}
+    missing = [f"data.{key} = {rel}" for key, rel in tables.items() if rel and not (data_root / rel).is_file()]
+    if missing and len(missing) == sum(1 for rel in tables.values() if rel):
+        raise TrainingError(
+            f"--data-root {data_root}: none of the recipe's tables is there ({'; '.join(missing)}). "
+            "Point --data-root at a DESED-layout folder (docs/real_desed.md lists where each table goes), "
+            f"change the recipe's data paths, or make a dataset with `jointsed synth --preset demo --out DIR`"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from jointsed.training.config import load_recipe
     from jointsed.training.engine import train
 
+    _check_recipe_path(args.recipe)
     config = load_recipe(args.recipe, [*args.overrides, *_cli_overrides(args)])
-    if not args.data_root.is_dir():
-        from jointsed.training.engine import TrainingError
-
-        raise TrainingError(f"--data-root {args.data_root}: folder not found")
+    _check_data_root(args.data_root, config)
     if (args.resume or args.stage == 2 or args.force) and args.out is None:
         from jointsed.training.engine import TrainingError
 
