@@ -58,6 +58,16 @@ def sed_eval_fscores(metric: Any, classes: Sequence[str]) -> dict[str, Any]:
     return result
 
 
+def evaluate_sed_eval(metric: Any, reference: Reference, detections: Detections, classes: Sequence[str]) -> dict[str, Any]:
+    """Feed every reference clip (and its detections) to a sed_eval metric; its F-scores."""
+    for key, truth in reference.events.items():
+        metric.evaluate(
+            reference_event_list=event_dicts(key, truth),
+            estimated_event_list=event_dicts(key, detections.get(key, ())),
+        )
+    return sed_eval_fscores(metric, classes)
+
+
 def event_based_fscores(
     reference: Reference,
     detections: Detections,
@@ -84,12 +94,7 @@ def event_based_fscores(
         evaluate_offset=True,
         empty_system_output_handling="zero_score",
     )
-    for key, truth in reference.events.items():
-        metric.evaluate(
-            reference_event_list=event_dicts(key, truth),
-            estimated_event_list=event_dicts(key, detections.get(key, ())),
-        )
-    return sed_eval_fscores(metric, classes)
+    return evaluate_sed_eval(metric, reference, detections, classes)
 
 
 def event_based_fscores_from_scores(

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from jointsed.evaluate.event_based import Detections, event_dicts, present_classes, sed_eval_fscores
+from jointsed.evaluate.event_based import Detections, evaluate_sed_eval, present_classes
 from jointsed.evaluate.io import Reference
 from jointsed.evaluate.results import fscore_result
 
@@ -42,12 +42,7 @@ def segment_based_fscores(
     # a class the system never outputs scores precision 0 instead of NaN (which would drop it
     # from the macro average); the constructor does not take this option, the base class reads it
     metric.empty_system_output_handling = "zero_score"
-    for key, truth in reference.events.items():
-        metric.evaluate(
-            reference_event_list=event_dicts(key, truth),
-            estimated_event_list=event_dicts(key, detections.get(key, ())),
-        )
-    return sed_eval_fscores(metric, classes)
+    return evaluate_sed_eval(metric, reference, detections, classes)
 
 
 def segment_based_fscores_from_scores(

@@ -313,6 +313,18 @@ def detections_from_events(
     return _merge_all(detections)[0], outside
 
 
+def _by_reference_clip(values: Mapping[str, Any], reference: Reference, what: str) -> dict[str, Any]:
+    """``values`` re-keyed by audio id; an EvaluationError if a reference clip has none."""
+    by_id = {audio_id(name): value for name, value in values.items()}
+    missing = [key for key in reference.events if key not in by_id]
+    if missing:
+        raise EvaluationError(
+            f"no {what} for {len(missing)} of {len(reference.events)} clip(s) of "
+            f"{reference.path}, e.g. {missing[0]}"
+        )
+    return by_id
+
+
 def score_frames_from_arrays(
     frame_scores: Mapping[str, np.ndarray], reference: Reference, frame_hop: float
 ) -> dict[str, pd.DataFrame]:
@@ -320,13 +332,7 @@ def score_frames_from_arrays(
     every reference clip (each must have scores; other clips are ignored)."""
     from sed_scores_eval.base_modules.scores import create_score_dataframe
 
-    by_id = {audio_id(name): value for name, value in frame_scores.items()}
-    missing = [key for key in reference.events if key not in by_id]
-    if missing:
-        raise EvaluationError(
-            f"no frame scores for {len(missing)} of {len(reference.events)} clip(s) of "
-            f"{reference.path}, e.g. {missing[0]}"
-        )
+    by_id = _by_reference_clip(frame_scores, reference, "frame scores")
     classes = list(reference.classes)
     out = {}
     for key in reference.events:
@@ -344,13 +350,7 @@ def tags_from_clip_scores(
 ) -> dict[str, set[str]]:
     """``{audio id: classes whose clip probability >= their tag threshold}`` for every
     reference clip (each must have clip scores)."""
-    by_id = {audio_id(name): value for name, value in clip_scores.items()}
-    missing = [key for key in reference.events if key not in by_id]
-    if missing:
-        raise EvaluationError(
-            f"no clip scores for {len(missing)} of {len(reference.events)} clip(s) of "
-            f"{reference.path}, e.g. {missing[0]}"
-        )
+    by_id = _by_reference_clip(clip_scores, reference, "clip scores")
     classes = list(reference.classes)
     tags = {}
     for key in reference.events:
