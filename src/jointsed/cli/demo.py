@@ -46,8 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jointsed.utils.device import check_device
     from jointsed.workflow import run_demo
 
+    check_device(args.device)
     result = run_demo(
         args.out,
         force=args.force,

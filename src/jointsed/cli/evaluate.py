@@ -83,8 +83,10 @@ def _json_ready(value: Any) -> Any:
 
 def _run_mode(args: argparse.Namespace) -> dict[str, Any]:
     from jointsed.evaluate import EvaluationError
+    from jointsed.utils.device import check_device
     from jointsed.workflow import evaluate_checkpoint
 
+    check_device(args.device)
     if args.ground_truth is not None:
         raise EvaluationError(f"--run evaluates a split of the run: use --tsv {args.ground_truth} instead of GT_TSV")
     given = [name for name in ("predictions", "operating_points", "scores") if getattr(args, name)]

@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from jointsed.errors import JointsedError
     from jointsed.evaluate.io import write_frame_scores
     from jointsed.inference import Detector
+    from jointsed.utils.device import check_device
 
+    check_device(args.device)
     files = _audio_files(args.audio)
     if not files:
         from jointsed.data.annotations import AUDIO_EXTENSIONS

@@ -105,9 +105,11 @@ def _check_data_root(data_root: Path, config) -> None:
 def run(args: argparse.Namespace) -> int:
     from jointsed.training.config import load_recipe
     from jointsed.training.engine import train
+    from jointsed.utils.device import check_device
 
     _check_recipe_path(args.recipe)
     config = load_recipe(args.recipe, [*args.overrides, *_cli_overrides(args)])
+    check_device(config.trainer.accelerator, "--accelerator" if args.accelerator else "trainer.accelerator")
     _check_data_root(args.data_root, config)
     if (args.resume or args.stage == 2 or args.force) and args.out is None:
         from jointsed.training.engine import TrainingError

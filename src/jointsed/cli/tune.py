@@ -46,8 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jointsed.utils.device import check_device
     from jointsed.workflow import WorkflowError, tune_run
 
+    check_device(args.device)
     grid = None
     if args.grid is not None:
         from jointsed.config import ConfigError, from_dict, load_yaml
