@@ -51,14 +51,14 @@ from jointsed.data.annotations import Event
 from jointsed.errors import JointsedError
 from jointsed.postprocess.apply import binarize, frames_to_events
 from jointsed.postprocess.params import PostProcessingParams
+# the one owner of reading checkpoints safely (weights_only, clear errors); CheckpointError is re-exported
+from jointsed.runs.checkpoint import CheckpointError, read_checkpoint
 from jointsed.training.config import recipe_from_dict
 from jointsed.training.systems import CHECKPOINT_FORMAT, SEDSystem, build_system
 
 POSTPROCESS_FILE = "postprocess.json"
 
 
-class CheckpointError(JointsedError):
-    """A checkpoint (or run folder) that cannot be used for inference."""
 
 
 @dataclass
@@ -108,15 +108,8 @@ def find_postprocess_file(checkpoint: Path) -> Optional[Path]:
 
 
 def load_checkpoint(path: Path) -> dict:
-    """Read a jointsed checkpoint (tensors and plain data only: ``weights_only=True``)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises various errors for corrupt / foreign files
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
-    block = ckpt.get("jointsed") if isinstance(ckpt, dict) else None
-    if not isinstance(block, dict) or block.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not a jointsed checkpoint (no '{CHECKPOINT_FORMAT}' block)")
-    return ckpt
+    """Read a jointsed checkpoint (tensors and plain data only; see :mod:`jointsed.runs.checkpoint`)."""
+    return read_checkpoint(path)
 
 
 def system_from_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> SEDSystem:

@@ -103,6 +103,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
 
+    def load_checkpoint(self, path, map_location: Optional[Any] = None, weights_only: Optional[bool] = None) -> dict[str, Any]:
+        """Lightning's ``--resume`` load, always ``weights_only`` (never unpickles arbitrary objects,
+        whatever the torch or Lightning version; see :mod:`jointsed.runs.checkpoint`)."""
+        from jointsed.runs.checkpoint import read_checkpoint
+
+        # Lightning's default keeps every storage on the device it was saved from
+        return read_checkpoint(path, map_location=map_location if map_location is not None else (lambda storage, loc: storage))
+
 
 class _DropBanners(logging.Filter):
     """Drops Lightning's start-up banners (accelerator availability, product tips)."""
@@ -229,11 +237,50 @@ def prepare_system(
     return system
 
 
-def _check_run_dir(run_dir: Path, resume: bool) -> Optional[Path]:
+#: recipe keys that may change on ``--resume`` (besides :data:`HARDWARE_KEYS`): training longer
+RESUME_MAY_CHANGE = ("trainer.max_epochs",)
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out or {prefix.rstrip("."): {}}
+    return {prefix.rstrip("."): data}
+
+
+def _check_resume_config(run_dir: Path, config: RecipeConfig) -> None:
+    """``--resume`` continues the run as it was configured: a changed recipe key would be recorded
+    in ``config.yaml`` and the checkpoints but not used (the optimiser, scheduler... come from the
+    checkpoint), so refuse it, naming the keys. Hardware keys and ``trainer.max_epochs`` may change."""
+    saved_file = run_dir / "config.yaml"
+    if not saved_file.is_file():
+        return  # a run interrupted before its first write: nothing recorded to contradict
+    saved, current = _flat(_comparable(load_yaml(saved_file))), _flat(_comparable(to_dict(config)))
+    differ = sorted(k for k in set(saved) | set(current)
+                    if k not in RESUME_MAY_CHANGE and saved.get(k, "<absent>") != current.get(k, "<absent>"))
+    if differ:
+        shown = "; ".join(f"{k}: {saved.get(k, '<absent>')!r} in the run, {current.get(k, '<absent>')!r} now"
+                          for k in differ[:8])
+        raise TrainingError(
+            f"--resume: the recipe differs from the run's {saved_file} ({shown}{'; ...' if len(differ) > 8 else ''}). "
+            "A resumed run continues with its recorded settings; only hardware keys "
+            f"({', '.join('trainer.' + k for k in HARDWARE_KEYS)}) and {', '.join(RESUME_MAY_CHANGE)} may change. "
+            "Start a new run (another --out) to train with other settings"
+        )
+
+
+def _check_run_dir(run_dir: Path, resume: bool, config: Optional[RecipeConfig] = None) -> Optional[Path]:
     last = run_dir / "checkpoints" / "last.ckpt"
     if resume:
         if not last.is_file():
             raise TrainingError(f"--resume: {last} not found (nothing to resume in {run_dir})")
+        from jointsed.runs.checkpoint import verify_checkpoint
+
+        verify_checkpoint(last)  # unsafe / empty / corrupt: a clear error before any data is loaded
+        if config is not None:
+            _check_resume_config(run_dir, config)
         return last
     if last.exists() or (run_dir / "checkpoints" / "best.ckpt").exists():
         raise TrainingError(
@@ -314,7 +361,7 @@ def _fit(
     phase: str = "run",
 ) -> TrainResult:
     """Train one run folder (a whole run, or one phase of the joint framework)."""
-    ckpt_path = _check_run_dir(run_dir, resume)
+    ckpt_path = _check_run_dir(run_dir, resume, config)
     started = time.perf_counter()
     system = prepare_system(config, train_data, val_data, meta_updates)
     init_sha = None
@@ -362,11 +409,42 @@ def _fit(
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    from jointsed.runs.checkpoint import read_state_dict
+
+    return read_state_dict(path)  # CheckpointError (names the file) for unsafe / corrupt files
+
+
+def _resolve_init(init_checkpoint: str | os.PathLike) -> Path:
+    """``--init``: a checkpoint file (or a run folder's) that exists and loads safely."""
+    from jointsed.inference import CheckpointError, resolve_checkpoint
+    from jointsed.runs.checkpoint import verify_checkpoint
+
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        return ckpt["state_dict"]
-    except Exception as exc:  # torch raises various errors for corrupt / foreign files
-        raise TrainingError(f"{path}: cannot read the weights of this checkpoint ({type(exc).__name__}: {exc})") from None
+        init = resolve_checkpoint(init_checkpoint)
+        verify_checkpoint(init)
+    except CheckpointError as exc:
+        raise TrainingError(f"--init: {exc}") from None
+    return init.resolve()
+
+
+def _check_init_fits(init: Path, config: RecipeConfig, train_data: TrainingSet, stage_meta: Mapping[str, Any]) -> None:
+    """``--init``: the weights must fit stage 2's model of this recipe (checked before any phase
+    trains, e.g. the frame teacher, so that a wrong file fails in seconds, not after an hour)."""
+    from jointsed.runs.checkpoint import read_checkpoint
+
+    ckpt = read_checkpoint(init)
+    their_meta = ckpt["jointsed"].get("meta") or {}
+    theirs = list(their_meta.get("classes") or [])
+    if theirs != list(config.data.classes):
+        raise TrainingError(f"--init {init}: trained on other classes ({', '.join(theirs)}) than this recipe's")
+    with torch.random.fork_rng():  # building a model draws random weights: leave the seeds alone
+        try:
+            # the distillation projections are sized by the frame teacher, not trained yet: the init's
+            distill = {"distillation": their_meta["distillation"]} if "distillation" in their_meta else {}
+            system = build_system(config, {**build_meta(config, train_data), **distill, **stage_meta})
+            system.load_state_dict(ckpt["state_dict"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise TrainingError(f"--init {init}: its weights do not fit this recipe's model ({exc})") from None
 
 
 def _model_checkpoint(run_dir: Path) -> Optional[Path]:
@@ -621,6 +699,7 @@ def train(
         raise TrainingError(f"--stage: 1 or 2, got {stage}")
     if init_checkpoint is not None and not (two.enabled and stage == 2):
         raise TrainingError("--init: only with --stage 2 of a two-stage recipe")
+    init_path = _resolve_init(init_checkpoint) if init_checkpoint is not None else None  # before any data
     auto_teacher = dist.enabled and dist.teacher_checkpoint == "auto"
     if (two.enabled or auto_teacher) and _several_processes(config):
         raise TrainingError(
@@ -634,10 +713,13 @@ def train(
     if force and not (two.enabled or auto_teacher):
         _clear_run(run_dir)
     elif not (two.enabled or auto_teacher):
-        _check_run_dir(run_dir, resume)  # fail before loading any data
+        _check_run_dir(run_dir, resume, config)  # fail before loading any data
     train_data = train_set if train_set is not None else load_training_set(config, data_root, progress)
     val_data = validation_set if validation_set is not None else load_validation_set(config, data_root, progress)
     common = dict(train_data=train_data, val_data=val_data, progress=progress, callbacks=callbacks)
+    stage2_meta = {"stage": 2, "use_focal": True, "lr_factor": two.lr_factor, "epoch_offset": config.trainer.max_epochs}
+    if init_path is not None:  # before the first phase trains
+        _check_init_fits(init_path, config, train_data, stage2_meta)
 
     previous = os.environ.get(RUN_DIR_ENV)
     os.environ[RUN_DIR_ENV] = str(run_dir)  # DDP children (re-launched commands) inherit it
@@ -679,14 +761,8 @@ def train(
             )
             if stage == 1:
                 return stages["stage1"]
-        if init_checkpoint is not None:
-            init = Path(init_checkpoint)
-            if init.is_dir():
-                from jointsed.inference import resolve_checkpoint
-
-                init = resolve_checkpoint(init)
-            if not init.is_file():
-                raise TrainingError(f"--init {init_checkpoint}: checkpoint not found")
+        if init_path is not None:
+            init = init_path
         else:
             if _phase_state(s1_dir) != "finished":
                 raise TrainingError(
@@ -698,8 +774,7 @@ def train(
                 raise TrainingError(f"{s1_dir}: stage 1 has no checkpoint")
         stages["stage2"] = _run_phase(
             "stage 2", config, s2_dir, resume=resume, force=force, echo=progress,
-            meta_updates={**meta, "stage": 2, "use_focal": True, "lr_factor": two.lr_factor,
-                          "epoch_offset": config.trainer.max_epochs},
+            meta_updates={**meta, **stage2_meta},
             max_epochs=two.epochs, init_checkpoint=init.resolve(), frame_teacher=teacher, **common,
         )
         if (s1_dir / "metrics.json").is_file() and "stage1" not in stages:
