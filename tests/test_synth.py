@@ -159,6 +159,7 @@ def test_existing_output_is_never_half_overwritten(tmp_path, monkeypatch):
     out = tmp_path / "dataset"
     out.mkdir()
     (out / "keep.txt").write_text("old")
+    (out / "synth.json").write_text("{}")  # an earlier dataset: --force may replace it (issue 11)
     with pytest.raises(SynthError, match="already exists"):
         synthesize_dataset(out, **SMALL)
 
@@ -174,7 +175,7 @@ def test_existing_output_is_never_half_overwritten(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="generator crashed"):
         synthesize_dataset(out, force=True, **SMALL)
     assert [p.name for p in tmp_path.iterdir()] == ["dataset"]  # no temporary left behind
-    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "old"
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "synth.json"] and (out / "keep.txt").read_text() == "old"
 
     monkeypatch.undo()
     synthesize_dataset(out, force=True, **SMALL)

@@ -8,6 +8,7 @@ Each command lives in its own module of this package exposing ``HELP`` (one line
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -25,6 +26,11 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "demo": "demo",
 }
+
+
+#: OSErrors that come from the user's files or machine: printed as messages (exit 2), no traceback
+_ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EISDIR,
+                       errno.ENOTDIR, errno.ENAMETOOLONG}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except JointsedError as exc:
         print(f"jointsed {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # the user's environment, not a bug: a folder that cannot be written, a full disk...
+        # (commands check their outputs up front; this catches what changes while they run)
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"jointsed {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

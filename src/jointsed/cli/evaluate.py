@@ -126,9 +126,16 @@ def _files_mode(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jointsed.evaluate import format_table
+    from jointsed.evaluate import EvaluationError, format_table
     from jointsed.utils.atomic import atomic_write_json
 
+    if args.json:  # before the evaluation: a bad --json path used to fail only at the end
+        from jointsed.utils.outputs import check_output_file
+
+        check_output_file(args.json, [p for p in (args.ground_truth, args.durations, args.predictions, args.tsv)
+                                      if p is not None], flag="--json")
+    if args.run is not None and args.batch_size < 1:
+        raise EvaluationError(f"--batch-size must be at least 1, got {args.batch_size}")
     results = _run_mode(args) if args.run is not None else _files_mode(args)
     print(format_table(results))
     if args.json:

@@ -12,6 +12,7 @@ empty row) and, with ``--scores``, one sed_scores_eval frame-score file per clip
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 HELP = "Detect sound events in audio files with a trained model (run folder or checkpoint)."
@@ -34,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="guided learning: network giving clip scores (default: teacher / PT)")
     parser.add_argument("--frame-scores-from", choices=("teacher", "student"),
                         help="guided learning: network giving frame scores (default: student / PS)")
-    parser.add_argument("--force", action="store_true", help="replace an existing --scores folder")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --scores folder written by jointsed predict (never one holding "
+                             "other files or an input)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -47,11 +50,36 @@ def _audio_files(inputs: list[Path]) -> list[Path]:
     return files
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    from jointsed.errors import JointsedError
+
+    if args.batch_size < 1:
+        raise JointsedError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.window_hop is not None and not (math.isfinite(args.window_hop) and args.window_hop > 0):
+        raise JointsedError(f"--window-hop must be a positive number of seconds, got {args.window_hop}")
+
+
+def _check_outputs(args: argparse.Namespace, files: list[Path]) -> None:
+    """Before any work: --out is a file that is no input; --scores is a new folder, or (--force) an
+    earlier --scores folder (it holds the marker predict leaves) without any input inside."""
+    from jointsed.utils.outputs import OutputError, check_output_dir, check_output_file
+
+    inputs = [*files, args.model, *([args.postprocess] if args.postprocess else [])]
+    check_output_file(args.out, inputs)
+    if args.scores is not None:
+        check_output_dir(args.scores, force=args.force, inputs=inputs, flag="--scores", kind="scores folder")
+        out, scores = args.out.resolve(), args.scores.resolve()
+        if scores in out.parents:
+            raise OutputError(f"--out {args.out} lies inside --scores {args.scores}, which is written as a whole; "
+                              "put it elsewhere")
+
+
 def run(args: argparse.Namespace) -> int:
     from jointsed.data.annotations import write_strong_tsv
     from jointsed.errors import JointsedError
     from jointsed.evaluate.io import write_frame_scores
     from jointsed.inference import Detector
+    from jointsed.utils.outputs import mark_owned
     from jointsed.utils.device import check_device
 
     check_device(args.device)
@@ -67,15 +95,19 @@ def run(args: argparse.Namespace) -> int:
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise JointsedError(f"several input files share the name {dup[0]} (event tables identify clips by name)")
-    if args.scores is not None and args.scores.exists() and not args.force:
-        raise JointsedError(f"--scores {args.scores} already exists (use --force to replace it)")
+    bad_name = next((f for f in files if any(c in f.name for c in "\t\n\r")), None)
+    if bad_name is not None:  # event tables are tab-separated, one row per line
+        raise JointsedError(f"{bad_name!r}: a tab or line break in the file name cannot be written to an event "
+                            "table; rename the file")
+    _check_numbers(args)
+    _check_outputs(args, files)
     detector = Detector.from_checkpoint(
         args.model, device=args.device, postprocess=args.postprocess,
         clip_scores_from=args.clip_scores_from, frame_scores_from=args.frame_scores_from,
         batch_size=args.batch_size,
     )
     if args.window_hop is not None:
-        hop = int(round(args.window_hop / detector.frame_hop))
+        hop = int(round(args.window_hop / detector.frame_hop))  # finite and > 0: _check_numbers
         if not 1 <= hop <= detector.window:
             raise JointsedError(
                 f"--window-hop must be between one frame and one clip ({detector.window * detector.frame_hop:g} s)"
@@ -88,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scores is not None:
         write_frame_scores(args.scores, {p.filename: p.frame_scores for p in predictions},
                            detector.frame_hop, detector.classes, overwrite=args.force)
+        mark_owned(args.scores, "predict --scores")  # lets a later --force replace this folder
     print(f"{len(events)} events in {len(predictions)} files -> {args.out} "
           f"(post-processing: {detector.postprocess_source})")
     return 0

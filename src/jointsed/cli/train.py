@@ -102,6 +102,15 @@ def _check_data_root(data_root: Path, config) -> None:
         )
 
 
+def _check_out(out: Path) -> None:
+    """The run folder: a folder (or a new one) where we may write, checked before any data loads."""
+    from jointsed.utils.outputs import OutputError, check_writable
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: is a file; give a run folder")
+    check_writable(out / "config.yaml")
+
+
 def run(args: argparse.Namespace) -> int:
     from jointsed.training.config import load_recipe
     from jointsed.training.engine import train
@@ -116,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise TrainingError("--resume, --force and --stage 2 need --out RUN_DIR (the run to continue)")
     out = args.out or Path("runs") / f"{config.name or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    _check_out(out)
     result = train(config, args.data_root, out, resume=args.resume, progress=not args.no_progress,
                    stage=args.stage, init_checkpoint=args.init, force=args.force)
     if result.metrics.get("best"):

@@ -50,6 +50,17 @@ def run(args: argparse.Namespace) -> int:
     from jointsed.workflow import WorkflowError, tune_run
 
     check_device(args.device)
+    if args.batch_size < 1:
+        raise WorkflowError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.out is not None:
+        from jointsed.utils.outputs import check_output_file
+
+        check_output_file(args.out, [p for p in (args.tsv, args.durations, args.grid) if p is not None])
+    else:
+        from jointsed.utils.outputs import check_writable
+        from jointsed.workflow import run_dir_of
+
+        check_writable(run_dir_of(args.run_dir) / "postprocess.json", flag="RUN_DIR")
     grid = None
     if args.grid is not None:
         from jointsed.config import ConfigError, from_dict, load_yaml

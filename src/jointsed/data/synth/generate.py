@@ -35,7 +35,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 import soundfile as sf
@@ -360,8 +360,7 @@ def synthesize_dataset(
                             ebr_db=ebr_db)
     bank: SourceBank = RecordedSources.from_folder(sources) if sources is not None else SyntheticSources()
     out_dir = Path(out_dir)
-    if out_dir.exists() and not force:
-        raise SynthError(f"{out_dir} already exists (use --force / force=True to replace it)")
+    _check_out_dir(out_dir, force, sources)
 
     layouts = plan_layouts(config, seed)
     tasks = {split: [layout_to_task(split, i, lay, config) for i, lay in enumerate(split_layouts)]
@@ -404,6 +403,19 @@ def synthesize_dataset(
     return SynthReport(out_dir=out_dir, preset=preset, seed=seed, config=config, sources=bank.describe(),
                        clips=clips, events=events, peak_normalised=normalised,
                        seconds=time.perf_counter() - started, workers=workers, stems=stems)
+
+
+def _check_out_dir(out_dir: Path, force: bool, sources: Optional[str | os.PathLike]) -> None:
+    """Before any work: ``out_dir`` is new, or (``force``) a dataset jointsed synth wrote (it holds
+    ``synth.json``; an empty folder too) that does not hold ``sources``. Any other folder is
+    refused, saying what is in it: ``--force`` never deletes the user's files."""
+    from jointsed.utils.outputs import OutputError, check_output_dir
+
+    try:
+        check_output_dir(out_dir, force=force, owner_files=("synth.json",),
+                         inputs=[sources] if sources is not None else [], kind="synth dataset")
+    except OutputError as exc:
+        raise SynthError(str(exc)) from None
 
 
 def iter_clip_tasks(config: SynthConfig, seed: int) -> Iterable[ClipTask]:
