@@ -48,7 +48,8 @@ from jointsed.audio.features import FeatureConfig, waveform_to_logmel
 from jointsed.audio.io import AudioError, fix_length, load_audio
 from jointsed.config import to_dict
 from jointsed.errors import JointsedError
-from jointsed.utils.atomic import atomic_path, atomic_write_json
+from jointsed.utils.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
+from jointsed.utils.workers import exit_with_parent
 
 #: dtype of the stored feature files (see the module docstring for why float16).
 STORAGE_DTYPE = np.float16
@@ -102,10 +103,14 @@ class CacheReport:
 _WORKER_CONFIG: FeatureConfig | None = None
 
 
-def _init_worker(config_dict: dict) -> None:
-    """Process-pool initializer: one torch thread per worker (the pool is the parallelism)."""
+def _init_worker(config_dict: dict, parent_pid: int | None = None) -> None:
+    """Process-pool initializer: one torch thread per worker (the pool is the parallelism); the
+    worker ends when its parent dies (``kill -9`` would otherwise leave it blocked forever)."""
     global _WORKER_CONFIG
     import torch
+
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
 
     torch.set_num_threads(1)
     _WORKER_CONFIG = FeatureConfig(**config_dict)
@@ -295,6 +300,7 @@ class FeatureCache:
 
         if todo:
             self._prepare_folder()
+            remove_stale_temporaries(self.folder)  # half-written entries of a killed earlier run
             n_workers = (os.cpu_count() or 1) if workers is None else max(0, int(workers))
             n_workers = min(n_workers, len(todo))
             tasks = [(i, str(p), str(e)) for i, (p, e) in enumerate(todo)]
@@ -344,7 +350,7 @@ class FeatureCache:
         batches = [tasks[i : i + batch] for i in range(0, len(tasks), batch)]
         executor = ProcessPoolExecutor(
             max_workers=n_workers, mp_context=_pool_context(), initializer=_init_worker,
-            initargs=(to_dict(self.config),),
+            initargs=(to_dict(self.config), os.getpid()),
         )
         try:
             pending: set[Future] = {executor.submit(_worker_task, b) for b in batches}

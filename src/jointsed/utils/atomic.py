@@ -2,7 +2,8 @@
 
 Every output of jointsed (checkpoints, caches, predictions, reports, datasets) goes through these
 helpers: data is written to a temporary sibling first and renamed into place, which is atomic on
-POSIX file systems.
+POSIX file systems. Temporaries are named after their process (``.<name>.<host>-<pid>.*.tmp``):
+what a killed process left behind is removed by the next run (:func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,9 +25,64 @@ def _umask() -> int:
     return mask
 
 
+def _owner() -> str:
+    """``<host>-<pid>``: written into every temporary's name, so that a later run can tell the
+    leftovers of a killed process (same host, dead pid) from another process's work in progress."""
+    host = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}"
+
+
+#: ``.<name>.<host>-<pid>.<random><suffix>.tmp`` (or ``.old``): a temporary of this module
+_TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)\.[^.]+(\..*)?\.(tmp|old)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Remove the temporaries that killed processes left in ``folder`` (a ``kill -9`` gives no
+    chance to clean up): only ours (their name says so), of this host, whose process is dead.
+
+    Args:
+        folder: where to look (not recursive).
+        name: only temporaries of this output name (``None``: all).
+    Returns:
+        the paths removed.
+    """
+    folder = Path(folder)
+    host = _owner().rsplit("-", 1)[0]
+    removed = []
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(".") and e.name.endswith((".tmp", ".old"))]
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        m = _TMP_NAME.match(entry.name)
+        if not m or m["host"] != host or (name is not None and m["name"] != name):
+            continue
+        pid = int(m["pid"])
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        removed.append(path)
+    return removed
+
+
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{_owner()}.", suffix=suffix + ".tmp", dir=path.parent)
     # mkstemp makes 0600 files; an output should get the permissions of a normally created file.
     os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
@@ -81,12 +139,13 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists (use --force to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    remove_stale_temporaries(path.parent, path.name)  # left by a killed earlier run
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_owner()}.", suffix=".tmp", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
     try:
         yield tmp
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_owner()}.", suffix=".old", dir=path.parent))
             os.replace(path, old / "x")
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)

@@ -228,9 +228,13 @@ class ClipRenderer:
 _WORKER_RENDERER: ClipRenderer | None = None
 
 
-def _init_worker(renderer: ClipRenderer) -> None:
+def _init_worker(renderer: ClipRenderer, parent_pid: int | None = None) -> None:
     global _WORKER_RENDERER
     _WORKER_RENDERER = renderer
+    if parent_pid is not None:  # end with the parent: kill -9 of synth must not leave orphans
+        from jointsed.utils.workers import exit_with_parent
+
+        exit_with_parent(parent_pid)
 
 
 def _render_task(task: ClipTask, renderer: ClipRenderer | None = None) -> ClipResult:
@@ -248,7 +252,7 @@ def _run_tasks(tasks: list[ClipTask], renderer: ClipRenderer, workers: int) -> I
             yield _render_task(task, renderer)
         return
     context = multiprocessing.get_context("spawn")  # no fork: safe whatever the parent has loaded
-    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(renderer,))
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(renderer, os.getpid()))
     try:
         yield from executor.map(_render_task, tasks, chunksize=4)
     finally:
