@@ -15,7 +15,7 @@ WANT="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -d'
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "[setup] installing jointsed and its pinned dependencies (first run: about 1-2 minutes)"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade "pip<26"
-    # torch==2.13.0 first, by exact version: the CPU wheel; never let a resolver pick a CUDA build.
+    # torch==2.13.0 first, by exact version; CPU or CUDA build depends on the index pip uses (docs/gpu.md).
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" "torch==2.13.0"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" -e "$ROOT[test]"
     echo "$WANT" > "$STAMP"
