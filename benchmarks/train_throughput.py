@@ -75,7 +75,7 @@ def random_training_set(n_per_set: int, n_frames: int, n_mels: int, n_classes: i
         strong_targets=(torch.rand(syn.numel(), n_frames, n_classes, generator=g) < 0.1).to(torch.uint8),
         source=source,
         filenames=[f"clip{i}" for i in range(n)],
-        weak_labels=[("Speech",), ("Dog",), ("Speech", "Dog")] * (n_per_set // 3 + 1),
+        clip_labels=[("Speech",), ("Dog",), ("Speech", "Dog")] * (n_per_set // 3 + 1),
     )
 
 

@@ -137,7 +137,7 @@ def test_focal_loss_with_gamma_matches_definition():
                                rtol=1e-5, atol=1e-6)
 
 
-def test_lower_running_f1_gets_larger_weight_and_focus():
+def test_lower_running_score_gets_larger_weight_and_focus():
     afl = AdaptiveFocalLoss(3, gamma0=2.0, eta=1.0)
     torch.testing.assert_close(afl.class_weights, torch.ones(3))  # before any update
     afl.update([0.9, 0.5, 0.2])
@@ -150,14 +150,14 @@ def test_lower_running_f1_gets_larger_weight_and_focus():
     assert per_class[2] > per_class[1] > per_class[0]
 
 
-def test_afl_running_f1_ema_and_checkpoint_buffers():
+def test_afl_running_score_ema_and_checkpoint_buffers():
     afl = AdaptiveFocalLoss(2, momentum=0.9)
     afl.update(torch.tensor([0.4, 0.6]))
-    torch.testing.assert_close(afl.running_f1, torch.tensor([0.4, 0.6]))  # first update initialises
+    torch.testing.assert_close(afl.running_score, torch.tensor([0.4, 0.6]))  # first update initialises
     afl.update(np.array([1.0, float("nan")]))  # NaN = class not measured: keep its estimate
-    torch.testing.assert_close(afl.running_f1, torch.tensor([0.9 * 0.4 + 0.1, 0.6]))
+    torch.testing.assert_close(afl.running_score, torch.tensor([0.9 * 0.4 + 0.1, 0.6]))
     state = afl.state_dict()
-    assert set(state) == {"running_f1", "num_updates"} and state["num_updates"].item() == 2
+    assert set(state) == {"running_score", "num_updates"} and state["num_updates"].item() == 2
     restored = AdaptiveFocalLoss(2)
     restored.load_state_dict(state)
     torch.testing.assert_close(restored.class_weights, afl.class_weights)

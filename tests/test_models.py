@@ -161,10 +161,15 @@ def test_same_seed_same_model_output():
 
 
 def test_disentangled_dims_table():
-    # k_c = floor(D (0.96 r_c + 0.04)), at least 1, at most D.
-    assert disentangled_dims([1.0, 0.5, 0.0], 160) == [160, math.floor(160 * 0.52), math.floor(160 * 0.04)]
+    # Lin's k_c = floor(D (0.96 r_c + 0.04)), at least 1, at most D (min_dims=1: no floor)
+    assert disentangled_dims([1.0, 0.5, 0.0], 160, min_dims=1) == [160, math.floor(160 * 0.52), math.floor(160 * 0.04)]
     assert disentangled_dims([1.0, 0.5, 0.0], 512) == [512, 266, 20]
-    assert disentangled_dims([0.0], 10) == [1]
+    assert disentangled_dims([0.0], 10, min_dims=1) == [1]
+    # the default floor min(D, 8) (DESIGN section 1): the CPU width D = 32 gave rare classes 1 dim
+    assert disentangled_dims([1.0, 0.5, 0.0], 160) == [160, 83, 8]
+    assert disentangled_dims([1.0, 0.1, 0.0], 32) == [32, 8, 8]
+    assert disentangled_dims([0.0], 10) == [8]
+    assert disentangled_dims([0.0, 1.0], 4) == [4, 4]
     with pytest.raises(PoolingError):
         disentangled_dims([1.5], 10)
 

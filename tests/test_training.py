@@ -260,14 +260,19 @@ def test_ddp_two_cpu_processes_agree_on_weights(learnable_dataset, tmp_path):
     assert ranks[0]["weights_sha256"] == weights_checksum_of(run)
 
 
-def test_adaptive_focal_loss_follows_validation_f1(learnable_dataset, tmp_path):
+def test_adaptive_focal_loss_follows_training_average_precision(learnable_dataset, tmp_path):
+    """F_c of the adaptive focal loss comes from a threshold-free score of the labelled TRAINING
+    clips (one update per training epoch), not from the validation event F1, which is 0 for every
+    class early on and made every gamma_c equal (DESIGN section 3)."""
     run = tmp_path / "afl"
     _train(GL_RECIPE, TINY_GL + SHORT + ["trainer.max_epochs=2", "joint.focal.enabled=true", "validation.event_f1=true"],
            learnable_dataset, run)
     state = _state(run / "checkpoints" / "last.ckpt")
     history = json.loads((run / "metrics.json").read_text())["history"]
     assert int(state["focal.num_updates"]) == 2
-    # the running F1 is the momentum average of the per-class event F1 of the two validations
+    score = state["focal.running_score"].numpy()
+    assert ((score >= 0) & (score <= 1)).all()
+    assert score.std() > 0.01, score  # the classes' difficulties differ: weights and gammas adapt
+    # the validation set does not steer it
     first, second = (np.array([h["event_f1_per_class"][c] for c in LEARNABLE_CLASSES]) for h in history)
-    expected = 0.9 * first + 0.1 * second
-    assert np.allclose(state["focal.running_f1"].numpy(), expected, atol=1e-6)
+    assert not np.allclose(score, 0.9 * first + 0.1 * second, atol=1e-3)

@@ -4,13 +4,18 @@ Focal loss: Lin, Goyal, Girshick, He & Dollar, "Focal loss for dense object dete
 Adaptive focal loss: OUR formulation (jointsed DESIGN section 3) of the AFL named in the abstract
 of Liang et al., "Joint framework with deep feature distillation and adaptive focal loss for
 weakly supervised audio tagging and acoustic event detection" (arXiv 2103.12388); the paper's
-exact formula is not available to us. Per class ``c`` with running F1 estimate ``F_c``:
+exact formula is not available to us. Per class ``c`` with a running estimate ``F_c`` in [0, 1]
+of how well the model already does on that class (a THRESHOLD-FREE score of the labelled
+training clips it has just seen, e.g. the per-class average precision of its clip outputs over
+the last epoch; see :class:`AdaptiveFocalLoss`):
 
     FL  = -[ y (1 - p)^gamma_c log p + (1 - y) p^gamma_c log(1 - p) ]
     w_c = K (1 - F_c)^eta / sum_k (1 - F_k)^eta,     gamma_c = gamma_0 (1 - F_c)
 
 so classes the model still gets wrong weigh more and focus harder on hard examples. With
-``gamma_0 = 0`` and ``eta = 0`` it is exactly binary cross-entropy.
+``gamma_0 = 0`` and ``eta = 0`` it is exactly binary cross-entropy. The training systems compute
+it from logits (:func:`binary_focal_loss_with_logits`, log-sigmoid): a saturated wrong prediction
+keeps its gradient, which the probability form (clamped) loses.
 """
 
 from __future__ import annotations
@@ -116,25 +121,28 @@ def binary_focal_loss_with_logits(
 
 
 class AdaptiveFocalLoss(nn.Module):
-    """Adaptive focal loss with per-class weights and focusing from running F1 (DESIGN section 3).
+    """Adaptive focal loss with per-class weights and focusing from a running score (DESIGN section 3).
 
     Args:
         n_classes: ``C``.
         gamma0: base focusing power ``gamma_0`` (``gamma_c = gamma_0 (1 - F_c)``).
         eta: weight exponent ``eta`` (``w_c`` proportional to ``(1 - F_c)^eta``; 0 = uniform).
-        momentum: EMA momentum: ``F_c <- momentum F_c + (1 - momentum) f1_c``.
+        momentum: EMA momentum: ``F_c <- momentum F_c + (1 - momentum) score_c``.
         K: weights sum to ``K`` (default ``C``, so uniform weights are all 1).
         eps: probability clamp of :func:`binary_focal_loss`.
-        init_from_first: the first :meth:`update` sets ``F_c = f1_c`` instead of averaging with
+        init_from_first: the first :meth:`update` sets ``F_c = score_c`` instead of averaging with
             the initial 0 (avoids a start-up bias towards hard classes).
 
-    Buffers (saved in checkpoints): ``running_f1 (C,)``, ``num_updates ()``.
+    Buffers (saved in checkpoints): ``running_score (C,)`` (``F_c``), ``num_updates ()``.
 
-    Call ``loss(probs, targets, mask=None)`` with ``(..., C)`` probabilities, or
-    :meth:`from_logits`. Before any update ``F_c = 0``: uniform weights, ``gamma_c = gamma_0``.
+    Call :meth:`from_logits` with ``(..., C)`` logits (preferred), or ``loss(probs, targets,
+    mask=None)`` with probabilities. Before any update ``F_c = 0``: uniform weights,
+    ``gamma_c = gamma_0``. The measurement fed to :meth:`update` must be threshold-free: a
+    thresholded one (F1 at 0.5) is 0 for every class early in training, which makes ``gamma_c``
+    and ``w_c`` constant (the first implementation's defect).
     """
 
-    running_f1: Tensor
+    running_score: Tensor
     num_updates: Tensor
 
     def __init__(self, n_classes: int, gamma0: float = 2.0, eta: float = 1.0, momentum: float = 0.9,
@@ -151,43 +159,44 @@ class AdaptiveFocalLoss(nn.Module):
         self.K = float(n_classes if K is None else K)
         self.eps = eps
         self.init_from_first = init_from_first
-        self.register_buffer("running_f1", torch.zeros(n_classes))
+        self.register_buffer("running_score", torch.zeros(n_classes))
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
 
     def extra_repr(self) -> str:
         return f"n_classes={self.n_classes}, gamma0={self.gamma0}, eta={self.eta}, momentum={self.momentum}, K={self.K}"
 
     @torch.no_grad()
-    def update(self, f1_per_class: Union[Tensor, np.ndarray, Sequence[float]]) -> None:
-        """Fold a new per-class F1 measurement ``(C,)`` (values in [0, 1]) into the running estimate.
+    def update(self, score_per_class: Union[Tensor, np.ndarray, Sequence[float]]) -> None:
+        """Fold a new per-class score ``(C,)`` (values in [0, 1], e.g. average precision) into the
+        running estimate.
 
         NaN entries (a class absent from the measurement) keep that class's previous estimate.
         """
-        f1 = torch.as_tensor(np.asarray(f1_per_class, dtype=np.float64), dtype=self.running_f1.dtype,
-                             device=self.running_f1.device).reshape(-1)
-        if f1.numel() != self.n_classes:
-            raise ValueError(f"expected {self.n_classes} per-class F1 values, got {f1.numel()}")
-        valid = ~torch.isnan(f1)
-        if bool(((f1[valid] < 0) | (f1[valid] > 1)).any()):
-            raise ValueError(f"F1 values must be in [0, 1], got {f1.tolist()}")
+        score = torch.as_tensor(np.asarray(score_per_class, dtype=np.float64), dtype=self.running_score.dtype,
+                                device=self.running_score.device).reshape(-1)
+        if score.numel() != self.n_classes:
+            raise ValueError(f"expected {self.n_classes} per-class scores, got {score.numel()}")
+        valid = ~torch.isnan(score)
+        if bool(((score[valid] < 0) | (score[valid] > 1)).any()):
+            raise ValueError(f"per-class scores must be in [0, 1], got {score.tolist()}")
         if self.init_from_first and int(self.num_updates) == 0:
-            new = f1
+            new = score
         else:
-            new = self.momentum * self.running_f1 + (1.0 - self.momentum) * f1
-        self.running_f1.copy_(torch.where(valid, new, self.running_f1))
+            new = self.momentum * self.running_score + (1.0 - self.momentum) * score
+        self.running_score.copy_(torch.where(valid, new, self.running_score))
         self.num_updates += 1
 
     @property
     def class_weights(self) -> Tensor:
         """``(C,)`` ``w_c = K (1 - F_c)^eta / sum_k (1 - F_k)^eta`` (uniform when every ``F_c = 1``)."""
         # Clamp so that classes at F = 1 do not divide by zero when all are perfect.
-        miss = (1.0 - self.running_f1).clamp(min=1e-6).pow(self.eta)
+        miss = (1.0 - self.running_score).clamp(min=1e-6).pow(self.eta)
         return self.K * miss / miss.sum()
 
     @property
     def gammas(self) -> Tensor:
         """``(C,)`` ``gamma_c = gamma_0 (1 - F_c)``."""
-        return self.gamma0 * (1.0 - self.running_f1)
+        return self.gamma0 * (1.0 - self.running_score)
 
     def forward(self, probs: Tensor, targets: Tensor, mask: Optional[Tensor] = None,
                 reduction: Reduction = "mean") -> Tensor:

@@ -22,14 +22,38 @@ if TYPE_CHECKING:
     from jointsed.models.output import SEDOutput
 
 ClipLoss = Callable[[Tensor, Tensor], Tensor]
-"""``loss(probs (N, C), targets (N, C)) -> scalar``: mean over what it is given (e.g. BCE, AFL)."""
+"""``loss(probs (N, C), targets (N, C)) -> scalar``: mean over what it is given (e.g. BCE, AFL).
+A loss that also has ``from_logits(logits, targets)`` is computed from the logits whenever the
+network provides them (log-sigmoid: a saturated wrong prediction keeps its gradient)."""
 
 GUIDED_TERMS: tuple[str, ...] = ("teacher_supervised", "student_supervised", "student_guided", "teacher_guided")
 
 
-def bce(probs: Tensor, targets: Tensor) -> Tensor:
-    """Mean binary cross-entropy of probabilities (PyTorch's, log clamped at -100)."""
-    return F.binary_cross_entropy(probs, targets)
+class BinaryCrossEntropy:
+    """Mean binary cross-entropy: of probabilities (PyTorch's, log clamped at -100) or, through
+    :meth:`from_logits`, of logits (exact log-sigmoid)."""
+
+    def __call__(self, probs: Tensor, targets: Tensor) -> Tensor:
+        return F.binary_cross_entropy(probs, targets)
+
+    @staticmethod
+    def from_logits(logits: Tensor, targets: Tensor) -> Tensor:
+        return F.binary_cross_entropy_with_logits(logits, targets)
+
+    def __repr__(self) -> str:
+        return "bce"
+
+
+#: the default loss of every term
+bce = BinaryCrossEntropy()
+
+
+def apply_loss(loss_fn: ClipLoss, probs: Tensor, targets: Tensor, logits: Optional[Tensor] = None) -> Tensor:
+    """``loss_fn`` of the logits when they are given and the loss takes them, else of the probabilities."""
+    from_logits = getattr(loss_fn, "from_logits", None)
+    if logits is not None and from_logits is not None:
+        return from_logits(logits, targets)
+    return loss_fn(probs, targets)
 
 
 def teacher_weight(epoch: int, start: int = 5, base: float = 0.99) -> float:
@@ -43,11 +67,12 @@ def teacher_weight(epoch: int, start: int = 5, base: float = 0.99) -> float:
     return 1.0 - base ** (epoch - start)
 
 
-def _subset_loss(loss_fn: ClipLoss, probs: Tensor, targets: Tensor, rows: Tensor) -> Tensor:
+def _subset_loss(loss_fn: ClipLoss, probs: Tensor, targets: Tensor, rows: Tensor,
+                 logits: Optional[Tensor] = None) -> Tensor:
     """``loss_fn`` on the selected rows, or an exact zero (keeping the graph) when none is selected."""
     if not bool(rows.any()):
         return probs.sum() * 0.0
-    return loss_fn(probs[rows], targets[rows])
+    return apply_loss(loss_fn, probs[rows], targets[rows], None if logits is None else logits[rows])
 
 
 def hard_threshold(probs: Tensor, threshold: float = 0.5) -> Tensor:
@@ -55,9 +80,11 @@ def hard_threshold(probs: Tensor, threshold: float = 0.5) -> Tensor:
     return (probs.detach() > threshold).to(probs.dtype)
 
 
-def _clip_probs(value: "Tensor | object") -> Tensor:
-    """Accept a ``(B, C)`` tensor or anything with a ``.clip`` tensor (a ``SEDOutput``)."""
-    return value if isinstance(value, Tensor) else value.clip  # type: ignore[attr-defined]
+def _clip_probs(value: "Tensor | object") -> tuple[Tensor, Optional[Tensor]]:
+    """``(probs, logits)`` of a ``(B, C)`` tensor (no logits) or of a ``SEDOutput``."""
+    if isinstance(value, Tensor):
+        return value, None
+    return value.clip, getattr(value, "clip_logits", None)  # type: ignore[attr-defined]
 
 
 def guided_learning_loss(
@@ -75,7 +102,8 @@ def guided_learning_loss(
     """Guided-learning loss of a teacher/student pair on one batch.
 
     Args:
-        teacher_clip: ``(B, C)`` teacher clip probabilities ``P_T`` (or the teacher's ``SEDOutput``).
+        teacher_clip: ``(B, C)`` teacher clip probabilities ``P_T`` (or the teacher's ``SEDOutput``,
+            whose ``clip_logits``, when present, are what the losses are computed from).
         student_clip: ``(B, C)`` student clip probabilities ``P_S`` (or the student's ``SEDOutput``).
         targets: ``(B, C)`` weak (clip) targets; rows of unlabelled clips are ignored.
         labelled_mask: ``(B,)`` bool, True for clips with clip labels (weak or strong).
@@ -94,7 +122,7 @@ def guided_learning_loss(
         ones) and over classes; a term with no such member is exactly 0. The returned terms are
         unweighted; ``total = sum_k w_k term_k`` with ``a`` multiplying ``teacher_guided``.
     """
-    teacher_clip, student_clip = _clip_probs(teacher_clip), _clip_probs(student_clip)
+    (teacher_clip, teacher_logits), (student_clip, student_logits) = _clip_probs(teacher_clip), _clip_probs(student_clip)
     if teacher_clip.shape != student_clip.shape or teacher_clip.shape != targets.shape:
         raise ValueError(
             f"teacher {tuple(teacher_clip.shape)}, student {tuple(student_clip.shape)} and targets "
@@ -113,10 +141,12 @@ def guided_learning_loss(
     unlabelled = ~labelled
     targets = targets.detach().to(student_clip.dtype)
     terms = {
-        "teacher_supervised": _subset_loss(supervised_loss, teacher_clip, targets, labelled),
-        "student_supervised": _subset_loss(supervised_loss, student_clip, targets, labelled),
-        "student_guided": _subset_loss(guided_loss, student_clip, hard_threshold(teacher_clip, threshold), unlabelled),
-        "teacher_guided": _subset_loss(guided_loss, teacher_clip, hard_threshold(student_clip, threshold), unlabelled),
+        "teacher_supervised": _subset_loss(supervised_loss, teacher_clip, targets, labelled, teacher_logits),
+        "student_supervised": _subset_loss(supervised_loss, student_clip, targets, labelled, student_logits),
+        "student_guided": _subset_loss(guided_loss, student_clip, hard_threshold(teacher_clip, threshold), unlabelled,
+                                       student_logits),
+        "teacher_guided": _subset_loss(guided_loss, teacher_clip, hard_threshold(student_clip, threshold), unlabelled,
+                                       teacher_logits),
     }
     weights["teacher_guided"] *= float(teacher_weight)
     terms["total"] = sum(weights[name] * terms[name] for name in GUIDED_TERMS)
@@ -128,6 +158,7 @@ def strong_frame_loss(
     strong_targets: Tensor,
     strong_mask: Tensor,
     loss_fn: Optional[ClipLoss] = None,
+    frame_logits: Optional[Tensor] = None,
 ) -> Tensor:
     """Frame-level loss on the clips that have strong (onset/offset) labels.
 
@@ -137,6 +168,8 @@ def strong_frame_loss(
         strong_mask: ``(B,)`` bool, True for strongly labelled clips.
         loss_fn: ``loss(probs, targets) -> scalar`` mean (default BCE). It receives
             ``(N*T, C)`` matrices, so class-wise losses (focal) see classes on the last axis.
+        frame_logits: optional ``(B, T, C)`` logits of ``frame_probs``: the loss is then computed
+            from them (see :func:`apply_loss`).
 
     Returns:
         Scalar: mean over strongly labelled clips x frames x classes; exactly 0 if there are none.
@@ -153,4 +186,5 @@ def strong_frame_loss(
     n_classes = frame_probs.shape[-1]
     probs = frame_probs[rows].reshape(-1, n_classes)
     targets = strong_targets[rows].detach().to(frame_probs.dtype).reshape(-1, n_classes)
-    return loss_fn(probs, targets)
+    logits = None if frame_logits is None else frame_logits[rows].reshape(-1, n_classes)
+    return apply_loss(loss_fn, probs, targets, logits)

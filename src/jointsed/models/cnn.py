@@ -211,6 +211,7 @@ class GuidedLearningCNN(nn.Module):
             features=features,
             embedding=embedding,
             clip_logits=out.clip_logits,
+            time_pooling=self.time_pooling,
         )
 
 

@@ -224,6 +224,7 @@ class CRNN(nn.Module):
             features=features,
             embedding=embedding,
             clip_logits=out.clip_logits,
+            time_pooling=self.time_pooling,
         )
 
 

@@ -31,6 +31,8 @@ class SEDOutput:
         clip_logits: ``(B, C)`` clip logits when the head has them (disentangled attention
             pooling), ``None`` when the clip probability is not a sigmoid of a logit (the CRNN's
             attention-weighted mean of frame probabilities). Lets losses work from logits.
+        time_pooling: input frames per output frame (``frame`` repeats each of ``frame_logits``'
+            frames this many times).
     """
 
     clip: Tensor
@@ -39,6 +41,18 @@ class SEDOutput:
     features: list[Tensor] = field(default_factory=list)
     embedding: Optional[Tensor] = None
     clip_logits: Optional[Tensor] = None
+    time_pooling: int = 1
+
+    def upsampled_frame_logits(self) -> Tensor:
+        """``(B, T, C)`` frame logits at the input frame rate: ``sigmoid`` of it is ``frame``."""
+        return upsample_frames(self.frame_logits, self.time_pooling, self.frame.shape[1])
+
+    def float_clip(self) -> "SEDOutput":
+        """The clip probabilities and logits in float32 (losses run outside autocast); the other
+        fields are passed through unchanged."""
+        return dataclasses.replace(
+            self, clip=self.clip.float(), clip_logits=None if self.clip_logits is None else self.clip_logits.float()
+        )
 
     def detach(self) -> "SEDOutput":
         """A copy whose tensors are detached from the autograd graph (e.g. teacher targets)."""
@@ -49,6 +63,7 @@ class SEDOutput:
             features=[f.detach() for f in self.features],
             embedding=None if self.embedding is None else self.embedding.detach(),
             clip_logits=None if self.clip_logits is None else self.clip_logits.detach(),
+            time_pooling=self.time_pooling,
         )
 
     def to(self, *args, **kwargs) -> "SEDOutput":

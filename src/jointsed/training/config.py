@@ -92,8 +92,9 @@ class ModelConfig:
     (Lin et al.), ``crnn`` the DCASE baseline CRNN (mean teacher: student and EMA teacher).
 
     ``disentangled``: give class ``c`` of the PT/PS pooling only its first ``k_c`` feature dims,
-    with ``k_c`` from the single-label ratios of the training weak labels (Lin et al.).
-    """
+    ``k_c = floor(D (0.96 r_c + 0.04))`` with ``r_c`` the share of single-class clips of ``c``
+    among ALL labelled training clips, weak and strong (Lin et al.), and at least ``min(D, 8)``
+    dims (a head of one or two dims does not learn at the CPU widths)."""
 
     teacher: ConvNetConfig = field(default_factory=lambda: _copy_conv(PROFESSIONAL_TEACHER))
     student: ConvNetConfig = field(default_factory=lambda: _copy_conv(PROMISING_STUDENT))
@@ -238,26 +239,29 @@ class MeanTeacherConfig:
 
 @dataclass
 class ValidationConfig:
-    """Per-epoch validation: clip (tagging) macro F1 at 0.5 and event-based macro F1
-    (sed_eval, collar 0.2 s) after post-processing; ``monitor`` picks the checkpointing score."""
+    """Per-epoch validation: frame-level and clip-level average precision (threshold-free), clip
+    (tagging) macro F1 at 0.5 and, with ``event_f1``, event-based macro F1 (collar 0.2 s) after
+    the default post-processing. ``monitor`` picks the score that selects ``best.ckpt`` (ties go
+    to the later epoch): ``ap`` (default; mean of the macro frame AP and macro clip AP, which an
+    untrained network cannot game, DESIGN section 8), ``frame_ap``, ``clip_ap``, ``event_f1``
+    (rewards an untrained network's whole-clip events: not recommended) or ``clip_f1``."""
 
     event_f1: bool = True
-    monitor: Literal["event_f1", "clip_f1"] = "event_f1"
+    monitor: Literal["ap", "frame_ap", "clip_ap", "event_f1", "clip_f1"] = "ap"
 
 
 @dataclass
 class PostprocessConfig:
     """Default post-processing (Lin et al.): clip gating ``tag_threshold``, frame
     ``frame_threshold``, median windows from the strong training labels (``median_windows: lin``,
-    x ``median_factor``) or given frames (one number, or one per class)."""
+    x ``median_factor``) or given frames (one number, or one per class). Event-specific
+    post-processing (DESIGN section 4) is not a training setting: ``jointsed tune RUN`` searches
+    it after training and writes ``RUN/postprocess.json``, which evaluate / predict then use."""
 
     tag_threshold: float = 0.5
     frame_threshold: float = 0.5
     median_windows: Union[Literal["lin"], int, list[int]] = "lin"
     median_factor: float = 0.333
-    # Event-specific post-processing (DESIGN section 4): training does not use it; the workflow
-    # (`jointsed demo`) reads it to decide whether to run `jointsed tune` after training.
-    event_specific: bool = False
 
 
 @dataclass
@@ -283,14 +287,19 @@ class DistillationConfig:
     teacher_epochs: int = 30
     teacher_lr: Optional[float] = None
     teacher_batch_size: Optional[int] = None
+    # the auto-trained teacher's best validation monitor score must beat the untrained
+    # network's by this much, else the run stops (a teacher that does not detect is not distilled)
+    min_teacher_gain: float = 0.05
 
 
 @dataclass
 class FocalConfig:
     """Adaptive focal loss (our formulation, DESIGN §3) in place of BCE on the labelled terms
     (guided learning: both supervised terms and the optional strong term; mean teacher: the weak
-    and strong terms). The per-class F1 estimates follow the validation event F1 (clip F1 when
-    ``validation.event_f1`` is off) with EMA ``momentum``."""
+    and strong terms), computed from logits. Class ``c``'s difficulty ``1 - F_c`` comes from
+    ``F_c``, an EMA (``momentum``) of the per-class average precision of the clip scores of the
+    labelled TRAINING clips of each epoch (threshold-free; the validation set never steers
+    training); weights ``w_c`` proportional to ``(1 - F_c)^eta``, focusing ``gamma0 (1 - F_c)``."""
 
     enabled: bool = False
     gamma0: float = 2.0
@@ -304,7 +313,9 @@ class TwoStageConfig:
     with BCE (``trainer.max_epochs`` epochs) into ``RUN_DIR/stage1``; stage 2 starts from stage
     1's best weights with a fresh optimiser, ``lr_factor`` x the learning rate and the adaptive
     focal loss on the labelled terms, for ``epochs`` epochs, into ``RUN_DIR/stage2``. The run
-    folder's ``checkpoints/``, ``metrics.json`` and ``config.yaml`` are then the final stage's.
+    folder's ``checkpoints/`` and ``metrics.json`` are then those of the stage with the better
+    best validation monitor score (stage 2 on ties; ``metrics.json`` says which in
+    ``published_stage``), ``config.yaml`` the recipe.
     """
 
     enabled: bool = False

@@ -73,7 +73,8 @@ class TrainingSet:
         strong_targets: ``(S, T, C)`` uint8 frame targets of the strongly labelled clips.
         source: ``(N,)`` long, :data:`SET_IDS` of each clip's set.
         filenames: clip names (``set/filename``).
-        weak_labels: clip labels of the weakly labelled clips (for the disentangled dims).
+        clip_labels: clip labels of every labelled clip, weak and strong (the single-class
+            counts of Lin's disentangled dims ``k_c`` are taken over all of them, DESIGN section 1).
         strong_annotations: events of the strongly labelled clips (for Lin's median windows).
     """
 
@@ -84,7 +85,7 @@ class TrainingSet:
     strong_targets: Tensor
     source: Tensor
     filenames: list[str]
-    weak_labels: list[tuple[str, ...]] = field(default_factory=list)
+    clip_labels: list[tuple[str, ...]] = field(default_factory=list)
     strong_annotations: Optional[StrongAnnotations] = None
 
     def __len__(self) -> int:
@@ -137,7 +138,8 @@ class ValidationSet:
 
     ``features (V, T, F)``, ``weak_targets (V, C)`` (classes present in the clip), ``filenames``,
     ``durations`` (s; predictions are cropped to them), ``annotations`` (ground-truth events, every
-    clip listed, including clips without events).
+    clip listed, including clips without events), ``frame_targets (V, T, C)`` uint8 (1 where a
+    class is active; for the threshold-free validation monitor).
     """
 
     features: Tensor
@@ -145,6 +147,7 @@ class ValidationSet:
     filenames: list[str]
     durations: list[float]
     annotations: StrongAnnotations
+    frame_targets: Optional[Tensor] = None
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -195,7 +198,7 @@ def load_training_set(config: RecipeConfig, data_root: str | os.PathLike, progre
     strong_index: list[int] = []
     strong_rows: list[np.ndarray] = []
     source: list[int] = []
-    weak_labels: list[tuple[str, ...]] = []
+    clip_labels: list[tuple[str, ...]] = []
     strong_ann: Optional[StrongAnnotations] = None
 
     if d.weak_tsv is not None:
@@ -212,7 +215,7 @@ def load_training_set(config: RecipeConfig, data_root: str | os.PathLike, progre
             weak_mask.append(True)
             strong_index.append(-1)
             source.append(SET_IDS["weak"])
-            weak_labels.append(tuple(labels))
+            clip_labels.append(tuple(labels))
 
     if d.synthetic_tsv is not None:
         tsv = _resolve(root, d.synthetic_tsv)
@@ -232,6 +235,7 @@ def load_training_set(config: RecipeConfig, data_root: str | os.PathLike, progre
             strong_index.append(len(strong_rows))
             strong_rows.append(encoder.encode_strong(events).astype(np.uint8))
             source.append(SET_IDS["synthetic"])
+            clip_labels.append(tuple(sorted({e.event_label for e in events})))
 
     if d.unlabelled_tsv is not None or d.unlabelled_audio is not None:
         if d.unlabelled_audio is None:
@@ -268,7 +272,7 @@ def load_training_set(config: RecipeConfig, data_root: str | os.PathLike, progre
         strong_targets=strong_t,
         source=torch.tensor(source, dtype=torch.long),
         filenames=names,
-        weak_labels=weak_labels,
+        clip_labels=clip_labels,
         strong_annotations=strong_ann,
     )
 
@@ -303,9 +307,11 @@ def load_validation_set(
     encoder = LabelEncoder(classes, config.features.frame_hop, config.features.n_frames())
     by_file = ann.by_file()
     weak = np.stack([encoder.encode_weak(e.event_label for e in by_file[name]) for name in files])
+    frame_targets = np.stack([encoder.encode_strong(by_file[name]).astype(np.uint8) for name in files])
     cache = feature_cache(config, root)
     features = _load_features(cache, [folder / n for n in files], d.cache_workers, progress, torch.float32)
-    return ValidationSet(features, torch.from_numpy(weak), list(files), durations, ann)
+    return ValidationSet(features, torch.from_numpy(weak), list(files), durations, ann,
+                         torch.from_numpy(frame_targets))
 
 
 # ----- statistics computed from the training set -------------------------------------------------
@@ -337,10 +343,12 @@ def feature_statistics(features: Tensor, chunk: int = 256) -> tuple[Tensor, Tens
 
 
 def class_ratios(train: TrainingSet, classes: Sequence[str]) -> list[float]:
-    """Lin's ``r_c`` from the weak labels of the training set (all 1 when there is no weak set)."""
-    if not train.weak_labels:
+    """Lin's ``r_c`` counted over every labelled training clip, weak and strong (DESIGN section 1;
+    all 1 when there is no labelled clip)."""
+    labelled = [labels for labels in train.clip_labels if labels]
+    if not labelled:
         return [1.0] * len(classes)
-    return single_class_ratios(train.weak_labels, classes)
+    return single_class_ratios(labelled, classes)
 
 
 # ----- batch composition -------------------------------------------------------------------------

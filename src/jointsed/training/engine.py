@@ -21,7 +21,8 @@ each a run folder of the layout above, run in order by one :func:`train` call:
                                       loss, from stage 1's best weights, lower learning rate)
 
 With two stages, ``RUN_DIR/checkpoints/{best,last}.ckpt`` and ``RUN_DIR/metrics.json`` are the
-final stage's (hard links or copies, published when it finishes) and ``RUN_DIR/config.yaml`` is
+better stage's by the validation monitor (hard links or copies, published when stage 2 finishes;
+``metrics.json`` names it in ``published_stage``) and ``RUN_DIR/config.yaml`` is
 the recipe, so inference, tuning and evaluation use ``RUN_DIR`` like any run. A finished phase
 (``finished.json``) is skipped when the command is run again (unless ``force``); an interrupted
 one continues with ``resume``.
@@ -146,13 +147,33 @@ def weights_checksum(weights: torch.nn.Module | Mapping[str, torch.Tensor]) -> s
     return h.hexdigest()
 
 
-def summarize_history(history: list[dict[str, Any]], monitor: str) -> dict[str, Any]:
-    """``metrics.json`` content from the per-epoch validation history."""
+def summarize_history(history: list[dict[str, Any]], monitor: str,
+                      untrained: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """``metrics.json`` content from the per-epoch validation history: the best epoch (highest
+    monitor score, ties to the LATER epoch, DESIGN section 8: the same rule as ``best.ckpt``), the
+    last one, every epoch, and the validation metrics of the untrained network (``untrained``)."""
+    base: dict[str, Any] = {"monitor": monitor}
+    if untrained is not None:
+        base["untrained"] = dict(untrained)
     if not history:
-        return {"monitor": monitor, "best": None, "last": None, "history": []}
-    best = max(history, key=lambda h: (h["score"], -h["epoch"]))
-    return {"monitor": monitor, "best_epoch": best["epoch"], "best_score": best["score"],
+        return {**base, "best": None, "last": None, "history": []}
+    best = max(history, key=lambda h: (h["score"], h["epoch"]))
+    return {**base, "best_epoch": best["epoch"], "best_score": best["score"],
             "best": best, "last": history[-1], "history": history}
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """``best.ckpt``: the checkpoint of the highest validation score, ties going to the LATER
+    epoch (Lightning's ``ModelCheckpoint`` keeps the earlier one: with a score that is flat at
+    the start, that is the untrained network)."""
+
+    def check_monitor_top_k(self, trainer: pl.Trainer, current: Optional[torch.Tensor] = None) -> bool:
+        if current is None:
+            return False
+        if len(self.best_k_models) < self.save_top_k:
+            return True
+        better_or_equal = bool(current >= self.best_k_models[self.kth_best_model_path])
+        return trainer.strategy.reduce_boolean_decision(better_or_equal)
 
 
 class RunFilesCallback(Callback):
@@ -164,7 +185,8 @@ class RunFilesCallback(Callback):
 
     def _write_metrics(self, trainer: pl.Trainer, module: SEDSystem) -> None:
         if trainer.is_global_zero:
-            atomic_write_json(self.run_dir / "metrics.json", summarize_history(module.history, self.monitor))
+            atomic_write_json(self.run_dir / "metrics.json",
+                              summarize_history(module.history, self.monitor, module.untrained_metrics))
 
     def on_validation_end(self, trainer: pl.Trainer, module: SEDSystem) -> None:
         if not trainer.sanity_checking:
@@ -306,7 +328,7 @@ def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback]
                         auto_insert_metric_name=False, enable_version_counter=False),
     ]
     if has_validation:
-        checkpoints.insert(0, ModelCheckpoint(
+        checkpoints.insert(0, BestCheckpoint(
             dirpath=ckpt_dir, filename="best", monitor="val/score", mode="max", save_top_k=1,
             auto_insert_metric_name=False, enable_version_counter=False,
         ))
@@ -378,6 +400,9 @@ def _fit(
         system.attach_frame_teacher(frame_teacher)
     datamodule = SEDDataModule(config, train_data, val_data)
     has_val = val_data is not None and len(val_data) > 0
+    if has_val:
+        # the baseline every trained model is judged against (and the frame teacher must beat)
+        system.untrained_metrics = _headline(system.score_validation_set())
     run_files = RunFilesCallback(run_dir, config.validation.monitor if has_val else "none")
     epochs = max_epochs or config.trainer.max_epochs
     with warnings.catch_warnings():
@@ -395,7 +420,7 @@ def _fit(
             atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
         trainer.fit(system, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     best = run_dir / "checkpoints" / "best.ckpt"
-    metrics = summarize_history(system.history, config.validation.monitor)
+    metrics = summarize_history(system.history, config.validation.monitor, system.untrained_metrics)
     result = TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
     if trainer.is_global_zero and trainer.current_epoch >= epochs:
         info: dict[str, Any] = {"phase": phase, "epochs": epochs, "seconds_last_session": round(time.perf_counter() - started, 1),
@@ -405,6 +430,8 @@ def _fit(
         if meta_updates:
             info["meta"] = dict(meta_updates)
         atomic_write_json(run_dir / FINISHED_FILE, info)
+    # the next phase reads this one's finished.json and checkpoints: no rank goes on before rank 0 wrote them
+    _barrier()
     return result
 
 
@@ -455,14 +482,35 @@ def _model_checkpoint(run_dir: Path) -> Optional[Path]:
     return None
 
 
-def _teacher_checkpoint_of(result: TrainResult) -> Optional[Path]:
-    """The auto-trained frame teacher's checkpoint: its best one, or its last one when the last
-    epoch scored as well (a flat validation score, e.g. an event F1 still 0 on a short run,
-    would otherwise pick the least trained, first epoch)."""
-    best, last = result.metrics.get("best") or {}, result.metrics.get("last") or {}
-    if result.last_checkpoint.is_file() and (not best or last.get("score", -1.0) >= best.get("score", 0.0)):
-        return result.last_checkpoint
-    return _model_checkpoint(result.run_dir)
+def _headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The scalar validation metrics (no per-class tables, no score checksums)."""
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not k.endswith("_sum")}
+
+
+def check_frame_teacher(result: TrainResult, min_gain: float) -> str:
+    """Refuse a frame-level teacher that does not detect (DESIGN section 2).
+
+    Its best validation monitor score must beat the untrained network's by ``min_gain``
+    (``joint.distillation.min_teacher_gain``). Returns a one-line summary of the teacher's
+    validation score for the console.
+
+    Raises:
+        TrainingError: the teacher is no better than an untrained network, saying what to do.
+    """
+    m = result.metrics
+    monitor, best, untrained = m.get("monitor", "score"), m.get("best_score"), (m.get("untrained") or {}).get("score")
+    if best is None or untrained is None:  # no validation set: nothing to judge by
+        return "frame teacher: no validation set, its quality is not checked"
+    event = (m.get("best") or {}).get("event_f1")
+    summary = (f"frame teacher: best validation {monitor} {best:.3f} at epoch {m.get('best_epoch')} "
+               f"(untrained network {untrained:.3f})" + (f", event F1 {event:.3f}" if event is not None else ""))
+    if best < untrained + min_gain:
+        raise TrainingError(
+            f"{summary}: no better than an untrained network (needs +{min_gain:g}), so its features are not worth "
+            f"distilling. Give it more steps (joint.distillation.teacher_epochs, teacher_lr), more strongly labelled "
+            f"clips, or train without distillation (joint.distillation.enabled: false). Run folder: {result.run_dir}"
+        )
+    return summary
 
 
 # ----- phases of the joint framework ---------------------------------------------------------------------
@@ -512,8 +560,10 @@ def _run_phase(name: str, config: RecipeConfig, run_dir: Path, *, resume: bool, 
     """Train one phase folder unless it is finished (then reuse it)."""
     state = _phase_state(run_dir)
     if force and state != "absent":
-        _clear_run(run_dir)
+        if _is_global_zero():  # the other ranks only act as if it was cleared (no racing deletes)
+            _clear_run(run_dir)
         state = "absent"
+    echo = echo and _is_global_zero()
     if state == "finished":
         result = _finished_result(run_dir, config)
         init = fit_kwargs.get("init_checkpoint")
@@ -610,9 +660,65 @@ def load_frame_teacher(path: Path, config: RecipeConfig) -> FrameTeacherSystem:
     return teacher
 
 
+def _requested_devices(devices: int | str) -> Optional[int]:
+    """Processes per node asked for by ``trainer.devices`` (None: "auto" / -1, Lightning decides)."""
+    if isinstance(devices, int):
+        return None if devices < 0 else devices
+    text = str(devices).strip().strip("[]")
+    if "," in text:  # a list of device indices, e.g. "0,1"
+        return len([d for d in text.split(",") if d.strip()])
+    try:
+        n = int(text)
+    except ValueError:
+        return None
+    return None if n < 0 else n
+
+
 def _several_processes(config: RecipeConfig) -> bool:
     t = config.trainer
-    return (isinstance(t.devices, int) and t.devices > 1) or t.num_nodes > 1
+    return (_requested_devices(t.devices) or 1) > 1 or t.num_nodes > 1
+
+
+def check_devices(config: RecipeConfig) -> None:
+    """Refuse more devices per node than this machine has, before anything starts (Lightning's
+    ``ddp`` on CPU would otherwise launch that many processes, one per "device").
+
+    Raises:
+        TrainingError: naming ``trainer.devices`` and what the machine has.
+    """
+    t = config.trainer
+    n = _requested_devices(t.devices)
+    if n is None or n <= 1:
+        return
+    if _uses_gpu(t.accelerator):
+        available, kind = torch.cuda.device_count(), "CUDA GPU(s)"
+    elif t.accelerator == "cpu" or t.accelerator == "auto":
+        available, kind = os.cpu_count() or 1, "CPU core(s) (os.cpu_count())"
+    else:  # mps, tpu...: Lightning checks those itself
+        return
+    if n > available:
+        raise TrainingError(
+            f"trainer.devices={t.devices} (--devices): {n} processes per node asked for, but this machine has "
+            f"{available} {kind}; --devices counts devices of ONE node (use --num-nodes for more machines)"
+        )
+
+
+#: Lightning strategies that re-launch the whole command per rank (or whose ranks are started by
+#: torchrun / SLURM), so that every rank runs every phase of a multi-phase recipe itself
+_RELAUNCHING_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true", "ddp_find_unused_parameters_false")
+
+
+def _check_multi_phase_strategy(config: RecipeConfig) -> None:
+    """The joint phases run one after another in every process: only ``ddp`` does that
+    (``ddp_spawn`` / ``ddp_fork`` run just ``fit`` in the children, the phases in between would
+    happen in the parent alone)."""
+    strategy = str(config.trainer.strategy)
+    if strategy not in _RELAUNCHING_STRATEGIES:
+        raise TrainingError(
+            f"trainer.strategy={strategy}: a multi-phase recipe (frame teacher / two stages) on several "
+            "devices needs --strategy ddp (every process runs every phase); or run the phases one by one "
+            "with --stage 1 / --stage 2"
+        )
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -625,10 +731,24 @@ def _link_or_copy(source: Path, target: Path) -> None:
             shutil.copy2(source, tmp)
 
 
+def better_stage(stages: Mapping[str, TrainResult]) -> str:
+    """The stage to publish (DESIGN section 3): the higher best validation monitor score, stage 2
+    on ties or without validation scores."""
+    def score(name: str) -> float:
+        value = stages[name].metrics.get("best_score") if name in stages else None
+        return float("-inf") if value is None else float(value)
+
+    return "stage1" if "stage2" not in stages or score("stage1") > score("stage2") else "stage2"
+
+
 def _publish_final_stage(run_dir: Path, final: TrainResult, stages: Mapping[str, TrainResult]) -> TrainResult:
-    """Make the final stage's checkpoints and metrics the run folder's."""
+    """Make ``final``'s (the published stage's) checkpoints and metrics the run folder's (rank 0
+    writes them; every rank returns once they are written)."""
+    zero = _is_global_zero()
     for name in ("best.ckpt", "last.ckpt"):
         source = final.run_dir / "checkpoints" / name
+        if not zero:
+            continue
         if source.is_file():
             _link_or_copy(source, run_dir / "checkpoints" / name)
         else:
@@ -639,9 +759,13 @@ def _publish_final_stage(run_dir: Path, final: TrainResult, stages: Mapping[str,
                "best_epoch": r.metrics.get("best_epoch"), "best_score": r.metrics.get("best_score")}
         for name, r in stages.items()
     }
-    atomic_write_json(run_dir / "metrics.json", metrics)
-    atomic_write_json(run_dir / FINISHED_FILE, {"phase": "two-stage run", "final_stage": str(final.run_dir),
-                                                "stages": metrics["stages"]})
+    published = next(name for name, r in stages.items() if r.run_dir == final.run_dir)
+    metrics["published_stage"] = published
+    if zero:
+        atomic_write_json(run_dir / "metrics.json", metrics)
+        atomic_write_json(run_dir / FINISHED_FILE, {"phase": "two-stage run", "published_stage": published,
+                                                    "stages": metrics["stages"]})
+    _barrier()
     best = run_dir / "checkpoints" / "best.ckpt"
     return TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
 
@@ -665,7 +789,8 @@ def train(
     A plain recipe is one run. The joint framework's phases run in order in one call: the
     frame-level teacher (``joint.distillation.teacher_checkpoint: auto``, into
     ``RUN_DIR/frame_teacher``), then stage 1 and stage 2 (``joint.two_stage``, into
-    ``RUN_DIR/stage1`` / ``stage2``; the run folder's checkpoints and metrics are then stage 2's).
+    ``RUN_DIR/stage1`` / ``stage2``; the run folder's checkpoints and metrics are then those of the
+    stage with the better validation monitor score, see :func:`better_stage`).
     Finished phases are reused.
 
     Args:
@@ -701,17 +826,15 @@ def train(
         raise TrainingError("--init: only with --stage 2 of a two-stage recipe")
     init_path = _resolve_init(init_checkpoint) if init_checkpoint is not None else None  # before any data
     auto_teacher = dist.enabled and dist.teacher_checkpoint == "auto"
+    check_devices(config)
     if (two.enabled or auto_teacher) and _several_processes(config):
-        raise TrainingError(
-            "several devices/nodes: run the joint phases one by one (train the frame teacher with its own "
-            "recipe, system: frame_teacher, then set joint.distillation.teacher_checkpoint to it; use --stage 1 "
-            "and --stage 2)"
-        )
+        _check_multi_phase_strategy(config)
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)
     torch.set_float32_matmul_precision(config.trainer.matmul_precision)
     if force and not (two.enabled or auto_teacher):
-        _clear_run(run_dir)
+        if _is_global_zero():
+            _clear_run(run_dir)
     elif not (two.enabled or auto_teacher):
         _check_run_dir(run_dir, resume, config)  # fail before loading any data
     train_data = train_set if train_set is not None else load_training_set(config, data_root, progress)
@@ -731,7 +854,10 @@ def train(
                 t_config = frame_teacher_config(config)
                 t_result = _run_phase("frame teacher", t_config, run_dir / FRAME_TEACHER_DIR, resume=resume,
                                       force=force, echo=progress, **common)
-                t_path = _teacher_checkpoint_of(t_result)
+                teacher_summary = check_frame_teacher(t_result, dist.min_teacher_gain)
+                if progress:
+                    print(teacher_summary)
+                t_path = _model_checkpoint(t_result.run_dir)
                 if t_path is None:  # pragma: no cover - a finished run has checkpoints
                     raise TrainingError(f"{t_result.run_dir}: the frame teacher has no checkpoint")
             else:
@@ -746,7 +872,7 @@ def train(
             return _fit(config, run_dir, resume=resume, meta_updates=meta or None, frame_teacher=teacher, **common)
 
         # two-stage training (DESIGN section 3)
-        if trainer_is_global_zero():
+        if _is_global_zero():
             run_dir.mkdir(parents=True, exist_ok=True)
             if force and stage in (None, 2):
                 _clear_run_published(run_dir)
@@ -779,8 +905,13 @@ def train(
         )
         if (s1_dir / "metrics.json").is_file() and "stage1" not in stages:
             stages["stage1"] = _finished_result_loose(s1_dir)
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
-        return _publish_final_stage(run_dir, stages["stage2"], stages)
+        if _is_global_zero():
+            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+        published = better_stage(stages)
+        if progress:
+            print(f"published {published} (best validation {config.validation.monitor}: "
+                  + ", ".join(f"{n} {r.metrics.get('best_score') or 0:.3f}" for n, r in stages.items()) + ")")
+        return _publish_final_stage(run_dir, stages[published], stages)
     finally:
         if previous is None:
             os.environ.pop(RUN_DIR_ENV, None)
@@ -788,9 +919,34 @@ def train(
             os.environ[RUN_DIR_ENV] = previous
 
 
-def trainer_is_global_zero() -> bool:
-    """Whether this process is the main one (before a trainer exists)."""
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+def global_rank() -> int:
+    """This process's global rank, also before a trainer exists: the process group's when there is
+    one, else what the launchers set (torchrun: ``RANK``; SLURM with several tasks: ``SLURM_PROCID``;
+    Lightning's ``ddp`` re-launch: ``NODE_RANK`` / ``LOCAL_RANK``, rank 0 being the command itself)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    if os.environ.get("RANK", "").isdigit():
+        return int(os.environ["RANK"])
+    if os.environ.get("SLURM_PROCID", "").isdigit() and int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1:
+        return int(os.environ["SLURM_PROCID"])
+    return 0 if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0" else 1
+
+
+def _is_global_zero() -> bool:
+    """Only rank 0 writes the phase bookkeeping (finished.json, config.yaml, published checkpoints)."""
+    return global_rank() == 0
+
+
+#: kept for callers of the earlier name
+trainer_is_global_zero = _is_global_zero
+
+
+def _barrier() -> None:
+    """Wait for every rank, when a process group exists (between the phases of a DDP run: the
+    group Lightning created at the first ``fit`` lives until the process exits)."""
+    if (torch.distributed.is_available() and torch.distributed.is_initialized()
+            and torch.distributed.get_world_size() > 1):
+        torch.distributed.barrier()
 
 
 def _clear_run_published(run_dir: Path) -> None:

@@ -78,3 +78,43 @@ def event_f1_per_class(
     f1 = np.array([f1_from_counts(*counts[c]) for c in params.classes])
     present = np.array([counts[c][1] > 0 for c in params.classes])
     return f1, present, estimated
+
+
+# ----- threshold-free scores (checkpoint selection, adaptive focal loss) -----------------------------
+def average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
+    """Average precision of one class: ``sum_n (R_n - R_{n-1}) P_n`` over the distinct score
+    thresholds, highest first (tied scores form one operating point, as in scikit-learn's
+    ``average_precision_score``).
+
+    Args:
+        scores: ``(N,)`` scores (higher = more likely positive).
+        targets: ``(N,)`` 0/1 labels.
+    Returns:
+        AP in [0, 1]; NaN when there is no positive (undefined).
+    """
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    positive = np.asarray(targets).reshape(-1) > 0.5
+    n_pos = int(positive.sum())
+    if n_pos == 0:
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], positive[order]
+    tp = np.cumsum(y)
+    # the last index of every run of equal scores is an operating point
+    last = np.r_[np.flatnonzero(np.diff(s) != 0), s.size - 1]
+    tp_at, n_at = tp[last].astype(np.float64), (last + 1).astype(np.float64)
+    recall_gain = np.diff(np.r_[0.0, tp_at]) / n_pos
+    return float(np.sum(recall_gain * tp_at / n_at))
+
+
+def average_precision_per_class(scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``(C,)`` :func:`average_precision` of each column of ``(N, C)`` scores / targets."""
+    scores, targets = np.asarray(scores), np.asarray(targets)
+    return np.array([average_precision(scores[:, c], targets[:, c]) for c in range(scores.shape[1])])
+
+
+def frame_average_precision_per_class(frame_scores: Sequence[np.ndarray], frame_targets: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-class AP over every frame of every clip (``(T_i, C)`` scores and 0/1 targets per
+    clip, already cropped to the clips' real lengths)."""
+    return average_precision_per_class(np.concatenate(list(frame_scores)),
+                                       np.concatenate([t[: s.shape[0]] for s, t in zip(frame_scores, frame_targets)]))

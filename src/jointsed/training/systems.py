@@ -36,13 +36,20 @@ from jointsed.errors import JointsedError
 from jointsed.losses.consistency import mean_teacher_consistency, mixup, sigmoid_rampup, update_ema
 from jointsed.losses.distillation import FrameDistillationLoss
 from jointsed.losses.focal import AdaptiveFocalLoss
-from jointsed.losses.guided import bce, guided_learning_loss, strong_frame_loss, teacher_weight
+from jointsed.losses.guided import apply_loss, bce, guided_learning_loss, strong_frame_loss, teacher_weight
 from jointsed.models import crnn, professional_teacher, promising_student
 from jointsed.postprocess.lin import lin_default_params
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.training.config import RecipeConfig
 from jointsed.training.data import ValidationSet, derive_seed
-from jointsed.training.metrics import clip_f1_per_class, crop_to_durations, event_f1_per_class, macro
+from jointsed.training.metrics import (
+    average_precision_per_class,
+    clip_f1_per_class,
+    crop_to_durations,
+    event_f1_per_class,
+    frame_average_precision_per_class,
+    macro,
+)
 
 #: version of the ``checkpoint["jointsed"]`` block
 CHECKPOINT_FORMAT = "jointsed.checkpoint/1"
@@ -83,7 +90,11 @@ class SEDSystem(pl.LightningModule):
         self.focal: Optional[AdaptiveFocalLoss] = (
             AdaptiveFocalLoss(len(self.classes), focal.gamma0, focal.eta, focal.momentum) if focal.enabled else None
         )
-        self._train_counts: Optional[Tensor] = None
+        # labelled training clips of the current epoch (clip scores, targets): the adaptive focal
+        # loss's threshold-free per-class score (DESIGN section 3)
+        self._train_clips: list[tuple[Tensor, Tensor]] = []
+        #: validation metrics of the initial (untrained) weights, set by the engine before fitting
+        self.untrained_metrics: Optional[dict[str, Any]] = None
 
     # ----- normalisation / inference -------------------------------------------------------
     def set_feature_statistics(self, mean: Tensor, std: Tensor) -> None:
@@ -133,24 +144,24 @@ class SEDSystem(pl.LightningModule):
             torch.distributed.broadcast(buf, src=0)
 
     def on_train_epoch_end(self) -> None:
+        if self.focal is not None and self._train_clips:
+            # F_c of the adaptive focal loss: per-class average precision of the clip scores of the
+            # labelled training clips of this epoch (threshold-free, never the validation set).
+            # Rank 0's estimate is then broadcast with the other buffers.
+            scores = torch.cat([c for c, _ in self._train_clips]).numpy()
+            targets = torch.cat([t for _, t in self._train_clips]).numpy()
+            self.focal.update(average_precision_per_class(scores, targets))
+            self.log("train/afl_mean_score", float(self.focal.running_score.mean()), on_step=False, on_epoch=True)
+        self._train_clips = []
         self._broadcast_buffers()
-        if self.focal is not None and self.validation_set is None and self._train_counts is not None:
-            # no validation set: the running F1 follows the clip F1 on the epoch's labelled clips
-            tp, n_ref, n_sys = self._train_counts.cpu().double()
-            denom = n_ref + n_sys
-            f1 = torch.where(denom > 0, 2 * tp / denom.clamp_min(1), torch.full_like(tp, float("nan")))
-            self.focal.update(f1.numpy())
-        self._train_counts = None
 
-    def count_training_tags(self, clip: Tensor, targets: Tensor, rows: Tensor) -> None:
-        """Accumulate per-class clip tp / reference / system counts of labelled training clips
-        (used by the adaptive focal loss when there is no validation set)."""
-        if self.focal is None or self.validation_set is not None:
+    def record_training_clips(self, clip: Tensor, targets: Tensor, rows: Tensor) -> None:
+        """Keep the clip scores and targets of a batch's labelled clips (``rows``) for the
+        adaptive focal loss's per-class score (only when ``joint.focal`` is enabled: in stage 1
+        too, so that stage 2 starts from a measured estimate)."""
+        if self.focal is None or not bool(rows.any()):
             return
-        pred = clip.detach()[rows] >= 0.5
-        ref = targets[rows] > 0.5
-        counts = torch.stack([(pred & ref).sum(0), ref.sum(0), pred.sum(0)]).to(torch.float64)
-        self._train_counts = counts if self._train_counts is None else self._train_counts + counts
+        self._train_clips.append((clip.detach()[rows].float().cpu(), (targets[rows] > 0.5).cpu()))
 
     # ----- optimiser -------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
@@ -190,7 +201,8 @@ class SEDSystem(pl.LightningModule):
     # ----- losses -----------------------------------------------------------------------------
     def supervised_loss(self):
         """BCE, or the adaptive focal loss when ``joint.focal`` is enabled (stage 2 of a
-        two-stage run; the engine sets ``meta["use_focal"] = False`` for stage 1)."""
+        two-stage run; the engine sets ``meta["use_focal"] = False`` for stage 1). Both are
+        computed from logits where the network has them (:func:`jointsed.losses.guided.apply_loss`)."""
         return self.focal if self.focal is not None and self.meta.get("use_focal", True) else bce
 
     def schedule_epoch(self) -> int:
@@ -209,25 +221,64 @@ class SEDSystem(pl.LightningModule):
         self._val_frame.append(frame.float().cpu())
 
     def compute_validation_metrics(self, clip: np.ndarray, frame: np.ndarray, val: ValidationSet) -> dict[str, Any]:
-        """Metrics of validation scores ``clip (V, C)``, ``frame (V, T, C)``."""
+        """Metrics of validation scores ``clip (V, C)``, ``frame (V, T, C)``.
+
+        ``ap`` (the default monitor, DESIGN section 8) is the mean of the macro frame-level and
+        the macro clip-level average precision: threshold-free, so an untrained network (every
+        output near 0.5) scores the classes' prevalence, not a lucky event F1.
+        """
         targets = val.weak_targets.numpy()
         clip_f1 = clip_f1_per_class(clip, targets)
         present = targets.sum(0) > 0
+        frames = crop_to_durations(frame, val.durations, self.meta["frame_hop"])
+        clip_ap = average_precision_per_class(clip, targets)
         out: dict[str, Any] = {
             "clip_f1": macro(clip_f1, present),
             "clip_f1_per_class": {c: float(np.nan_to_num(f)) for c, f in zip(self.classes, clip_f1)},
+            "clip_ap": macro(clip_ap, present),
             # identifies the exact scores (checked when a checkpoint is reloaded)
             "clip_scores_sum": float(clip.astype(np.float64).sum()),
             "frame_scores_sum": float(frame.astype(np.float64).sum()),
         }
+        if val.frame_targets is not None:
+            frame_ap = frame_average_precision_per_class(frames, list(val.frame_targets.numpy()))
+            frame_present = ~np.isnan(frame_ap)
+            out["frame_ap"] = macro(frame_ap, frame_present)
+            out["frame_ap_per_class"] = {c: float(np.nan_to_num(f)) for c, f in zip(self.classes, frame_ap)}
+            out["ap"] = 0.5 * (out["frame_ap"] + out["clip_ap"])
+        else:
+            out["ap"] = out["clip_ap"]
         if self.config.validation.event_f1:
-            frames = crop_to_durations(frame, val.durations, self.meta["frame_hop"])
             f1, ev_present, _ = event_f1_per_class(
                 val.annotations.events, clip, frames, val.filenames, self.postprocess_params(), self.meta["frame_hop"]
             )
             out["event_f1"] = macro(f1, ev_present)
             out["event_f1_per_class"] = {c: float(f) for c, f in zip(self.classes, f1)}
         return out
+
+    def monitor_score(self, metrics: dict[str, Any]) -> float:
+        """The checkpointing score of validation ``metrics`` (``validation.monitor``; clip F1
+        when event F1 is monitored but not computed)."""
+        monitor = self.config.validation.monitor
+        return float(metrics[monitor if monitor in metrics else "clip_f1"])
+
+    @torch.no_grad()
+    def score_validation_set(self) -> dict[str, Any]:
+        """Validation metrics of the current weights (eval mode; no RNG is drawn), with
+        ``score`` = the monitor. The engine measures the untrained network this way, the
+        baseline a trained model (e.g. the distillation teacher) must beat."""
+        assert self.validation_set is not None
+        was_training = self.training
+        self.eval()
+        val, bs = self.validation_set, self.config.batch.validation_batch_size
+        clips, frames = [], []
+        for start in range(0, len(val), bs):
+            clip, frame = self.predict_scores(val.features[start : start + bs].to(self.device))
+            clips.append(clip.float().cpu())
+            frames.append(frame.float().cpu())
+        self.train(was_training)
+        metrics = self.compute_validation_metrics(torch.cat(clips).numpy(), torch.cat(frames).numpy(), val)
+        return {"score": self.monitor_score(metrics), **metrics}
 
     def on_validation_epoch_end(self) -> None:
         if not self._val_clip or self.validation_set is None:
@@ -236,21 +287,16 @@ class SEDSystem(pl.LightningModule):
         frame = torch.cat(self._val_frame).numpy()
         self._val_clip, self._val_frame = [], []
         metrics = self.compute_validation_metrics(clip, frame, self.validation_set)
-        monitor = self.config.validation.monitor
-        if monitor not in metrics:
-            monitor = "clip_f1"
-        score = metrics[monitor]
+        score = self.monitor_score(metrics)
         if self.trainer.sanity_checking:
             return
-        self.log("val/clip_f1", metrics["clip_f1"], prog_bar=True, sync_dist=False)
+        self.log("val/ap", metrics["ap"], prog_bar=True, sync_dist=False)
+        self.log("val/clip_f1", metrics["clip_f1"], prog_bar=False, sync_dist=False)
         if "event_f1" in metrics:
             self.log("val/event_f1", metrics["event_f1"], prog_bar=True, sync_dist=False)
         self.log("val/score", score, prog_bar=False, sync_dist=False)
         self.history.append({"epoch": int(self.current_epoch), "step": int(self.global_step),
                              "score": float(score), **metrics})
-        if self.focal is not None:
-            per_class = metrics.get("event_f1_per_class") or metrics["clip_f1_per_class"]
-            self.focal.update([per_class[c] for c in self.classes])
 
     # ----- checkpoints -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -342,17 +388,18 @@ class GuidedLearningSystem(SEDSystem):
         out_t = self.teacher(noisy)
         out_s = self.student(x)
         a = teacher_weight(self.schedule_epoch(), gl.teacher_weight_start, gl.teacher_weight_base)
-        self.count_training_tags(out_t.clip if gl.clip_scores_from == "teacher" else out_s.clip,
-                                 batch["weak"], batch["weak_mask"])
+        self.record_training_clips(out_t.clip if gl.clip_scores_from == "teacher" else out_s.clip,
+                                   batch["weak"], batch["weak_mask"])
         with _no_autocast(self.device.type):
             terms = guided_learning_loss(
-                out_t.clip.float(), out_s.clip.float(), batch["weak"], batch["weak_mask"], a,
+                out_t.float_clip(), out_s.float_clip(), batch["weak"], batch["weak_mask"], a,
                 supervised_loss=self.supervised_loss(), threshold=gl.threshold,
             )
             total = terms["total"]
             if gl.strong_weight > 0:
                 terms["student_strong"] = strong_frame_loss(
-                    out_s.frame.float(), batch["strong"], batch["strong_mask"], self.supervised_loss()
+                    out_s.frame.float(), batch["strong"], batch["strong_mask"], self.supervised_loss(),
+                    frame_logits=out_s.upsampled_frame_logits().float(),
                 )
                 total = total + gl.strong_weight * terms["student_strong"]
         if self.distillation is not None:
@@ -415,15 +462,18 @@ class MeanTeacherSystem(SEDSystem):
         weak_rows = batch["weak_mask"] if mt.weak_loss_on_strong else weak_only
         x, weak, strong = self._mix(x, batch["weak"], batch["strong"], strong_mask, weak_only)
         out_s = self.student(x)
-        self.count_training_tags(out_s.clip, weak, weak_rows)
+        self.record_training_clips(out_s.clip, weak, weak_rows)
         with torch.no_grad():
             out_t = self.ema_teacher(x)
         ramp = sigmoid_rampup(self.global_step, mt.rampup_epochs * self.steps_per_epoch())
         loss_fn = self.supervised_loss()
         with _no_autocast(self.device.type):
             s_clip, s_frame = out_s.clip.float(), out_s.frame.float()
-            loss_strong = strong_frame_loss(s_frame, strong, strong_mask, loss_fn)
-            loss_weak = loss_fn(s_clip[weak_rows], weak[weak_rows]) if bool(weak_rows.any()) else s_clip.sum() * 0
+            loss_strong = strong_frame_loss(s_frame, strong, strong_mask, loss_fn,
+                                            frame_logits=out_s.upsampled_frame_logits().float())
+            loss_weak = (apply_loss(loss_fn, s_clip[weak_rows], weak[weak_rows],
+                                    None if out_s.clip_logits is None else out_s.clip_logits.float()[weak_rows])
+                         if bool(weak_rows.any()) else s_clip.sum() * 0)
             consistency = mean_teacher_consistency(s_frame, out_t.frame.float()) + mean_teacher_consistency(
                 s_clip, out_t.clip.float()
             )
@@ -477,8 +527,10 @@ class FrameTeacherSystem(SEDSystem):
         out = self.network(x)
         rows = batch["strong_mask"]
         with _no_autocast(self.device.type):
-            frame = strong_frame_loss(out.frame.float(), batch["strong"], rows, bce)
-            clip = bce(out.clip.float()[rows], batch["weak"][rows]) if bool(rows.any()) else out.clip.sum() * 0
+            frame = strong_frame_loss(out.frame.float(), batch["strong"], rows, bce,
+                                      frame_logits=out.upsampled_frame_logits().float())
+            clip = (bce.from_logits(out.clip_logits.float()[rows], batch["weak"][rows])
+                    if bool(rows.any()) else out.clip.sum() * 0)
             total = frame + clip
         bs = int(rows.sum())
         self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
