@@ -10,6 +10,7 @@ through the CLI in this process (a subprocess per command would re-import torch 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -42,8 +43,6 @@ def toy(tmp_path_factory):
     """Run the page's example in a fresh folder; returns that folder."""
     work = tmp_path_factory.mktemp("own_dataset")
     cwd = Path.cwd()
-    import os
-
     os.chdir(work)
     try:
         for kind, body in example_blocks():
