@@ -27,9 +27,14 @@ the recipe, so inference, tuning and evaluation use ``RUN_DIR`` like any run. A 
 (``finished.json``) is skipped when the command is run again (unless ``force``); an interrupted
 one continues with ``resume``.
 
-Multi-GPU / multi-node training is Lightning's DDP (``--devices N --strategy ddp --num-nodes M``);
-every process loads the (cached) data itself, draws its share of every epoch's batches and
-validates on the whole validation set. Every file is written atomically (checkpoints included,
+Multi-GPU / multi-node training is Lightning's DDP (``--devices N --strategy ddp --num-nodes M``),
+for every phase of the joint framework too: Lightning re-launches the command once per extra rank
+(the children find the run folder in ``JOINTSED_RUN_DIR``), every rank runs every phase, rank 0
+alone writes the phase bookkeeping (``finished.json``, ``config.yaml``, the published
+checkpoints) and the ranks meet at a ``torch.distributed`` barrier after each phase, so that the
+next phase reads the same files everywhere. Every process loads the (cached) data itself, draws
+its share of every epoch's batches (batch sizes are per process: the global batch is N x
+``batch_size``) and validates on the whole validation set. Every file is written atomically (checkpoints included,
 through :class:`AtomicCheckpointIO`).
 """
 
@@ -315,6 +320,18 @@ def _uses_gpu(accelerator: str) -> bool:
     return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
 
 
+def _strategy(config: RecipeConfig) -> str:
+    """``trainer.strategy``, except that ``ddp`` becomes ``ddp_find_unused_parameters_true`` when a
+    step may leave parameters without gradient: the distillation adapters of guided learning get
+    none on a rank whose batch holds no strongly labelled clip, and plain DDP would then wait
+    forever for their all-reduce on the other ranks."""
+    t = config.trainer
+    if (t.strategy == "ddp" and _several_processes(config) and config.system == "guided_learning"
+            and config.joint.distillation.enabled):
+        return "ddp_find_unused_parameters_true"
+    return t.strategy
+
+
 def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback], progress: bool,
                   has_validation: bool, max_epochs: Optional[int] = None) -> pl.Trainer:
     t = config.trainer
@@ -345,7 +362,7 @@ def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback]
         max_epochs=max_epochs or t.max_epochs,
         accelerator=t.accelerator,
         devices=t.devices,
-        strategy=t.strategy,
+        strategy=_strategy(config),
         num_nodes=t.num_nodes,
         precision=t.precision,
         gradient_clip_val=t.gradient_clip_val,
