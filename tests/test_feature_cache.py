@@ -182,7 +182,7 @@ def test_cli_features(tmp_path, clips, bad_files, capsys):
     rc = cli_main(["features", str(audio_dir), "--cache", str(tmp_path / "c"), "--config", str(cfg),
                    "--workers", "2", "--no-progress"])
     out, err = capsys.readouterr()
-    assert rc == 0
+    assert rc == 1  # two files were skipped: the exit status says so (issue 11)
     assert "built 6, reused 0, failed 2" in out and "x real time" in out
     assert "corrupt.wav" in err and "empty.flac" in err
     cache = FeatureCache(tmp_path / "c", FeatureConfig(clip_duration=2.0, n_mels=32))

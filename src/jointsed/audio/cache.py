@@ -45,7 +45,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jointsed.audio.features import FeatureConfig, waveform_to_logmel
-from jointsed.audio.io import AudioError, fix_length, load_audio
+from jointsed.audio.io import AudioError, audio_info, fix_length, load_audio
 from jointsed.config import to_dict
 from jointsed.errors import JointsedError
 from jointsed.utils.atomic import atomic_path, atomic_write_json, remove_stale_temporaries
@@ -64,13 +64,15 @@ class CacheReport:
     """What :meth:`FeatureCache.build` did.
 
     ``built``: files computed now; ``reused``: files already cached and unchanged; ``failed``:
-    (file, reason) for files that could not be used; ``seconds``: wall time of the build;
-    ``audio_seconds``: length of the audio decoded for ``built`` files.
+    (file, reason) for files that could not be used; ``cropped``: built files longer than the
+    clip (only their first ``clip_duration`` seconds are cached); ``seconds``: wall time of the
+    build; ``audio_seconds``: length of the ``built`` audio files.
     """
 
     built: list[Path] = field(default_factory=list)
     reused: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    cropped: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     audio_seconds: float = 0.0
 
@@ -92,6 +94,8 @@ class CacheReport:
         )
         if self.built:
             text += f" ({self.audio_seconds:.0f} s of audio, {self.realtime_factor:.0f}x real time)"
+        if self.cropped:
+            text += f"; {len(self.cropped)} file(s) longer than the clip, cropped"
         return text
 
     def failure_lines(self) -> list[str]:
@@ -122,10 +126,17 @@ def _init_worker_inline(config: FeatureConfig) -> None:
     _WORKER_CONFIG = config
 
 
+#: decoded past the clip's end so that resampling treats the kept end like the middle of a file
+_READ_MARGIN_SECONDS = 0.05
+
+
 def _compute_entry(audio_path: str, entry_path: str, config: FeatureConfig) -> float:
-    """Compute one clip's features and write them atomically; return the audio length (s)."""
-    wav = load_audio(audio_path, config.sample_rate)
-    seconds = wav.shape[-1] / config.sample_rate
+    """Compute one clip's features and write them atomically; return the file's length (s).
+
+    Only the first ``clip_duration`` seconds are decoded: a 1-hour file given to the cache
+    used to be decoded whole and then cropped (the build reports such files as cropped)."""
+    seconds = audio_info(audio_path).duration
+    wav = load_audio(audio_path, config.sample_rate, duration=config.clip_duration + _READ_MARGIN_SECONDS)
     feats = waveform_to_logmel(fix_length(wav, config.clip_samples), config).astype(STORAGE_DTYPE)
     with atomic_path(entry_path) as tmp, open(tmp, "wb") as fh:
         # np.save on a file object: given a path it would append ".npy" to our temporary name.
@@ -313,12 +324,19 @@ class FeatureCache:
                 if error is None:
                     report.built.append(path)
                     report.audio_seconds += seconds
+                    if seconds > self.config.clip_duration + 1.0 / self.config.sample_rate:
+                        report.cropped.append(path)
                 else:
                     report.failed.append((path, error))
         report.seconds = time.perf_counter() - start
         if report.failed:
             lines = "\n".join(f"  {line}" for line in report.failure_lines())
             print(f"skipped {len(report.failed)} unusable audio file(s):\n{lines}", file=sys.stderr)
+        if report.cropped:  # a warning: the cache holds fixed-length clips by design
+            shown = ", ".join(str(p) for p in report.cropped[:3]) + (", ..." if len(report.cropped) > 3 else "")
+            print(f"warning: {len(report.cropped)} file(s) longer than the clip ({self.config.clip_duration:g} s): "
+                  f"only their first {self.config.clip_duration:g} s are cached ({shown}); "
+                  "use `jointsed predict` for long recordings", file=sys.stderr)
         return report
 
     def _run(self, tasks, n_workers: int, on_error: str, bar):

@@ -4,13 +4,16 @@ Audio is decoded with ``soundfile`` (libsndfile: wav, flac, ogg/vorbis, mp3, aif
 mono by averaging the channels, and resampled with ``soxr`` at quality ``"HQ"`` (a linear-phase
 filter with a pass band up to ~0.91 of the lower Nyquist; 1.4 ms for 10 s of 44.1 kHz audio).
 Every failure (missing, unreadable, corrupt, empty or non-finite audio) raises :class:`AudioError`
-whose message starts with the file name.
+whose message starts with the file name. A file whose data is cut short (shorter than its header
+says) is read as far as it goes, with a :class:`TruncatedAudioWarning` naming it.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +67,27 @@ def _reason(exc: BaseException) -> str:
     # LibsndfileError.error_string is libsndfile's message without the "Error opening 'path'" prefix.
     text = str(getattr(exc, "error_string", "") or exc).strip()
     return text or type(exc).__name__
+
+
+class TruncatedAudioWarning(UserWarning):
+    """An audio file holds less data than its header announces (an interrupted copy or download)."""
+
+
+#: libsndfile's log line for a data chunk shorter than its header says (wav, aiff, w64, ...)
+_SHORT_CHUNK = re.compile(r"^(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+def _warn_if_truncated(path: Path, f: sf.SoundFile) -> None:
+    """libsndfile silently reads what is there when a file is cut short: say so (a warning, not
+    an error: the audio that is there is valid, and it may be all the user has)."""
+    match = _SHORT_CHUNK.search(f.extra_info or "")
+    if match and int(match[2]) < int(match[1]):
+        announced, present = int(match[1]), int(match[2])
+        warnings.warn(
+            f"{path}: file cut short: its header announces {announced} bytes of audio, only {present} are "
+            f"there; using the {f.frames / f.samplerate:.3f} s present (re-copy the file if it is incomplete)",
+            TruncatedAudioWarning, stacklevel=3,
+        )
 
 
 def audio_info(path: str | os.PathLike) -> AudioInfo:
@@ -140,6 +164,7 @@ def load_audio(
     if offset < 0 or (duration is not None and duration <= 0):
         raise ValueError(f"need offset >= 0 and duration > 0, got offset={offset}, duration={duration}")
     with _open(path) as f:
+        _warn_if_truncated(path, f)
         file_sr = int(f.samplerate)
         total = int(f.frames)
         if total <= 0:

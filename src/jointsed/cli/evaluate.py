@@ -13,12 +13,16 @@ Two modes:
 * system outputs already on disk::
 
       jointsed evaluate GT_TSV --durations DUR_TSV --predictions TSV [--scores DIR] ...
+
+Detections of clips that are not in the ground truth are not scored (as in the DCASE baseline):
+a warning on stderr says how many (and ``jointsed report`` repeats it in its notes).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
         raise EvaluationError(f"--batch-size must be at least 1, got {args.batch_size}")
     results = _run_mode(args) if args.run is not None else _files_mode(args)
     print(format_table(results))
+    outside = results.get("clips_outside_ground_truth") or 0
+    if outside:  # a warning, not an error: scoring a subset of a larger prediction table is legitimate
+        print(f"warning: {outside} clip(s) of the predictions are not in the ground truth "
+              f"({results.get('n_clips', '?')} clips); their detections were not scored", file=sys.stderr)
     if args.json:
         atomic_write_json(args.json, _json_ready(results))
         print(f"\nresults written to {args.json}")

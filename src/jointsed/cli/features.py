@@ -3,8 +3,10 @@
     jointsed features ROOT/audio --cache cache/features [--config recipe.yaml] [--workers 2]
 
 Folders are searched recursively for audio files; files named on the command line are used as
-they are. Unusable audio files are listed by name and skipped (``--on-error skip``, the default)
-or stop the run with exit status 2 (``--on-error fail``).
+they are. Unusable audio files are listed by name and skipped (``--on-error skip``, the default:
+the other files are cached and the exit status is 1, so that scripts notice) or stop the run with
+exit status 2 (``--on-error fail``). Files longer than the clip are cropped to it (a warning names
+them: the cache holds fixed-length training clips; ``jointsed predict`` handles long recordings).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="worker processes (default: number of CPUs; 1: in this process)")
     parser.add_argument("--on-error", choices=("skip", "fail"), default="skip",
-                        help="unusable audio files: list and skip them (default) or stop")
+                        help="unusable audio files: list and skip them (default; exit status 1) or stop (exit 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -86,4 +88,4 @@ def run(args: argparse.Namespace) -> int:
           f"{workers} worker(s))")
     report = cache.build(paths, workers=workers, on_error=args.on_error, progress=not args.no_progress)
     print(report.summary())
-    return 0
+    return 1 if report.failed else 0  # skipped files: the cache is incomplete, say so to scripts too

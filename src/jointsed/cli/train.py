@@ -38,7 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="RUN_DIR",
                         help="run folder (default: runs/<recipe name>-<date-time>)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its checkpoints/last.ckpt")
+                        help="continue the run in --out from its checkpoints/last.ckpt; the recipe must be the "
+                             "run's (config.yaml): only trainer.max_epochs and the hardware keys (devices, "
+                             "accelerator, strategy, num_nodes, num_threads, progress_bar) may change, any other "
+                             "difference is refused, naming the keys")
     parser.add_argument("--stage", type=int, choices=(1, 2),
                         help="two-stage recipes: run only this stage (stage 2 needs RUN_DIR/stage1 or --init)")
     parser.add_argument("--init", type=Path, metavar="CKPT",

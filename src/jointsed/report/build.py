@@ -18,6 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Callable
 
+import matplotlib
 from tqdm.auto import tqdm
 
 from jointsed import __version__
@@ -191,8 +192,13 @@ def build_report(
         merged_events=reference.merged_events,
     )
     detections = read_detections(folder / "predictions.tsv", reference)
+    outside = evaluation.metrics.get("clips_outside_ground_truth") or 0
+    if outside:
+        notes.append(f"{outside} clip(s) of the predictions are not in the ground truth: their detections "
+                     "were not scored.")
 
-    with atomic_dir(out, overwrite=True) as tmp, tqdm(
+    # class names are user text: a "$" in one must not start matplotlib math mode (it raised)
+    with matplotlib.rc_context({"text.parse_math": False}), atomic_dir(out, overwrite=True) as tmp, tqdm(
         total=4 + max(n_clips, 1), desc="report", unit="figure", disable=not progress
     ) as bar:
         writer = _Writer(tmp, embed_images)

@@ -59,6 +59,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from jointsed.config import from_dict, load_yaml, to_dict
+from jointsed.data.annotations import check_class_names, check_events_within
 from jointsed.errors import JointsedError
 from jointsed.postprocess.lin import lin_median_windows
 from jointsed.training.config import RecipeConfig
@@ -458,6 +459,35 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return read_state_dict(path)  # CheckpointError (names the file) for unsafe / corrupt files
 
 
+#: trainer.precision values Lightning accepts (checked before any data loads: Lightning would
+#: only refuse a typo when it builds the trainer, after the data and the frame teacher)
+PRECISIONS = ("32-true", "32", "16-mixed", "16-true", "16", "bf16-mixed", "bf16-true", "bf16", "64-true", "64",
+              "transformer-engine", "transformer-engine-float16")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+
+
+def _check_trainer_names(config: RecipeConfig) -> None:
+    t = config.trainer
+    if str(t.precision) not in PRECISIONS:
+        raise TrainingError(f"trainer.precision (--precision): {t.precision!r} is not one of "
+                            f"{', '.join(PRECISIONS[:7])}, ...")
+    if str(t.accelerator) not in ACCELERATORS:
+        raise TrainingError(f"trainer.accelerator (--accelerator): {t.accelerator!r} is not one of "
+                            f"{', '.join(ACCELERATORS)}")
+
+
+def _check_labels_within_clips(config: RecipeConfig, train_data: TrainingSet, val_data: Optional[ValidationSet]) -> None:
+    """Strong labels past the end of their clip: an error when an event starts after it (it is
+    not in the audio, yet would become a clip tag), a warning with the count when one ends after
+    it (cut). Training clips are ``features.clip_duration`` long; validation clips their duration."""
+    if train_data.strong_annotations is not None:
+        check_events_within(train_data.strong_annotations, float(config.features.clip_duration),
+                            "strong training labels vs features.clip_duration")
+    if val_data is not None and getattr(val_data, "annotations", None) is not None:
+        check_events_within(val_data.annotations, dict(zip(val_data.filenames, val_data.durations)),
+                            "validation labels vs the clips' durations")
+
+
 def _resolve_init(init_checkpoint: str | os.PathLike) -> Path:
     """``--init``: a checkpoint file (or a run folder's) that exists and loads safely."""
     from jointsed.inference import CheckpointError, resolve_checkpoint
@@ -842,6 +872,8 @@ def train(
     if init_checkpoint is not None and not (two.enabled and stage == 2):
         raise TrainingError("--init: only with --stage 2 of a two-stage recipe")
     init_path = _resolve_init(init_checkpoint) if init_checkpoint is not None else None  # before any data
+    _check_trainer_names(config)
+    check_class_names(config.data.classes)
     auto_teacher = dist.enabled and dist.teacher_checkpoint == "auto"
     check_devices(config)
     if (two.enabled or auto_teacher) and _several_processes(config):
@@ -856,6 +888,7 @@ def train(
         _check_run_dir(run_dir, resume, config)  # fail before loading any data
     train_data = train_set if train_set is not None else load_training_set(config, data_root, progress)
     val_data = validation_set if validation_set is not None else load_validation_set(config, data_root, progress)
+    _check_labels_within_clips(config, train_data, val_data)
     common = dict(train_data=train_data, val_data=val_data, progress=progress, callbacks=callbacks)
     stage2_meta = {"stage": 2, "use_focal": True, "lr_factor": two.lr_factor, "epoch_offset": config.trainer.max_epochs}
     if init_path is not None:  # before the first phase trains

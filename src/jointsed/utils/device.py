@@ -30,6 +30,22 @@ def wants_cuda(device: Optional[str]) -> bool:
     return name in ("gpu", "cuda") or name.startswith("cuda:")
 
 
+#: names that are not torch device strings but that Lightning's ``accelerator`` accepts
+_ACCELERATOR_NAMES = ("auto", "gpu", "tpu")
+
+
+def _check_known(device: Optional[str], flag: str) -> None:
+    """An unknown device name (``--device bogus``) used to end in a torch traceback mid-command."""
+    if device is None or str(device).strip().lower() in ("cpu", *_ACCELERATOR_NAMES):
+        return
+    import torch
+
+    try:
+        torch.device(str(device).strip())
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"{flag} {device}: unknown device; use cpu, cuda, cuda:N or mps") from None
+
+
 def check_device(device: Optional[str], flag: str = "--device") -> None:
     """Raise :class:`DeviceError` if ``device`` asks for a CUDA GPU that torch cannot see.
 
@@ -37,9 +53,11 @@ def check_device(device: Optional[str], flag: str = "--device") -> None:
         device: ``cpu``, ``gpu``, ``cuda``, ``cuda:N``, ``auto``, ``mps``, ... (None: nothing asked).
         flag: the option that gave ``device``, named in the message.
     Raises:
-        DeviceError: torch was built without CUDA, sees no GPU, or has no GPU number N.
+        DeviceError: torch was built without CUDA, sees no GPU, or has no GPU number N; or
+            ``device`` is no device name torch knows.
     """
     if not wants_cuda(device):
+        _check_known(device, flag)
         return
     import torch  # here, not at import time: the CLI's --help must stay fast
 
