@@ -57,8 +57,10 @@ def test_tables_pass_the_validator_and_match_the_audio(tiny):
     synthetic = read_strong_tsv(meta / "train" / "synthetic.tsv")
     validation = read_strong_tsv(meta / "validation" / "validation.tsv")
     unlabelled = read_filenames_tsv(meta / "train" / "unlabel_in_domain.tsv")
+    public_eval = read_strong_tsv(meta / "eval" / "public.tsv")
     tables = {"weak": weak.filenames, "synthetic": synthetic.filenames,
-              "unlabel_in_domain": unlabelled, "validation": validation.filenames}
+              "unlabel_in_domain": unlabelled, "validation": validation.filenames,
+              "public_eval": public_eval.filenames}
     for spec in SPLITS:
         folder = tiny / spec.audio_dir
         check_audio_files(tables[spec.name], folder, spec.name)
@@ -223,3 +225,35 @@ def test_recorded_sources(tmp_path):
     with pytest.raises(SynthError, match="Cat"):
         synthesize_dataset(tmp_path / "bad", sources=bank, **SMALL)
     assert not (tmp_path / "bad").exists()
+
+
+def test_held_out_eval_split_uses_the_public_eval_layout_not_the_validation_one(tmp_path):
+    """``n_eval``: a held-out test split laid out like DESED's public evaluation set, so that
+    post-processing tuned on the validation split is never scored on the layouts it was tuned on."""
+    from importlib import resources
+
+    out = tmp_path / "with_eval"
+    report = synthesize_dataset(out, preset="tiny", seed=3, n_eval=5, workers=1, progress=False)
+    assert report.clips["public_eval"] == 5
+    ours = read_strong_tsv(out / "metadata" / "eval" / "public.tsv")
+    assert len(ours.filenames) == 5
+    check_audio_files(ours.filenames, out / "audio" / "eval" / "public", out / "metadata" / "eval" / "public.tsv")
+    assert read_durations_tsv(out / "metadata" / "eval" / "public_durations.tsv") == {f: 10.0 for f in ours.filenames}
+    with resources.as_file(resources.files("jointsed") / "resources" / "public_eval.tsv") as bundled:
+        real = read_strong_tsv(bundled).by_file()
+    assert len(real) == 692
+    if (REAL_META / "public_eval.tsv").is_file():  # the bundled copy is the real table
+        assert read_strong_tsv(REAL_META / "public_eval.tsv").by_file().keys() == real.keys()
+    for filename, events in ours.by_file().items():
+        expected = [(e.event_label, round(e.onset, 3), round(min(e.offset, 10.0), 3)) for e in real[filename]]
+        assert [(e.event_label, round(e.onset, 6), round(e.offset, 6)) for e in events] == expected
+    validation = read_strong_tsv(out / "metadata" / "validation" / "validation.tsv").filenames
+    assert not set(validation) & set(ours.filenames)
+    # the other splits do not depend on whether an eval split is drawn
+    plain = tmp_path / "plain"
+    synthesize_dataset(plain, preset="tiny", seed=3, n_eval=0, workers=1, progress=False)
+    for rel in ("metadata/train/synthetic.tsv", "metadata/validation/validation.tsv", "metadata/train/weak.tsv"):
+        assert (out / rel).read_bytes() == (plain / rel).read_bytes()
+    assert not (plain / "metadata" / "eval").exists()
+    with pytest.raises(SynthError, match="n_eval"):
+        synthesize_dataset(tmp_path / "too_many", preset="tiny", n_eval=693, progress=False)

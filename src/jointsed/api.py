@@ -97,6 +97,7 @@ def synthesize(
     n_synthetic: Optional[int] = None,
     n_unlabelled: Optional[int] = None,
     n_validation: Optional[int] = None,
+    n_eval: Optional[int] = None,
     clip_duration: Optional[float] = None,
     sample_rate: Optional[int] = None,
     stems: bool = False,
@@ -109,8 +110,10 @@ def synthesize(
 
     Args:
         out_dir: dataset folder to create (built under a temporary name, renamed when complete).
-        preset: sizes (``tiny`` 6/6/6/6 clips, ``demo``, ``proxy``); the ``n_*`` arguments,
-            ``clip_duration`` (s) and ``sample_rate`` (Hz) override it.
+        preset: sizes (``tiny`` 6/6/6/6 clips + 6 eval clips, ``demo``, ``proxy``); the ``n_*``
+            arguments, ``clip_duration`` (s) and ``sample_rate`` (Hz) override it. ``n_eval``:
+            clips of the held-out ``public_eval`` split (DESED's public-evaluation layout,
+            ``audio/eval/public``, ``metadata/eval/public.tsv``).
         seed: same seed and settings give byte-identical files.
         sources: a soundbank of recordings (``foreground/<DESED label>/*``,
             ``background/**/*``) instead of the built-in generators (docs/own_dataset.md).
@@ -132,7 +135,7 @@ def synthesize(
 
     return synthesize_dataset(
         out_dir, preset=preset, seed=seed, n_weak=n_weak, n_synthetic=n_synthetic,
-        n_unlabelled=n_unlabelled, n_validation=n_validation, clip_duration=clip_duration,
+        n_unlabelled=n_unlabelled, n_validation=n_validation, n_eval=n_eval, clip_duration=clip_duration,
         sample_rate=sample_rate, stems=stems, sources=sources, force=force, workers=workers,
         progress=progress,
     )

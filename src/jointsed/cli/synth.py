@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "write a synthetic DESED-layout dataset (weak, synthetic, unlabelled, validation) offline"
+HELP = "write a synthetic DESED-layout dataset (weak, synthetic, unlabelled, validation, eval) offline"
 
 
 def _non_negative_int(text: str) -> int:
@@ -17,10 +17,10 @@ def _non_negative_int(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from jointsed.data.synth.presets import PRESETS
 
-    sizes = ", ".join(f"{name}: {c.n_weak}/{c.n_synthetic}/{c.n_unlabelled}/{c.n_validation}"
+    sizes = ", ".join(f"{name}: {c.n_weak}/{c.n_synthetic}/{c.n_unlabelled}/{c.n_validation}/{c.n_eval}"
                       for name, c in PRESETS.items())
     parser.add_argument("--preset", choices=list(PRESETS), default="demo",
-                        help=f"dataset size, weak/synthetic/unlabelled/validation clips ({sizes}); default demo")
+                        help=f"dataset size, weak/synthetic/unlabelled/validation/eval clips ({sizes}); default demo")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset folder to create (DESED layout)")
     parser.add_argument("--seed", type=_non_negative_int, metavar="N", default=0, help="random seed (same seed -> same files)")
     parser.add_argument("--force", action="store_true",
@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-unlabelled", type=_non_negative_int, metavar="N", help="unlabelled training clips")
     parser.add_argument("--n-validation", type=_non_negative_int, metavar="N",
                         help="validation clips (at most 1168, the real validation layout)")
+    parser.add_argument("--n-eval", type=_non_negative_int, metavar="N",
+                        help="held-out evaluation clips on DESED's public-evaluation layout (at most 692; "
+                             "audio/eval/public, metadata/eval/public.tsv)")
     parser.add_argument("--clip-duration", type=float, metavar="SECONDS", help="seconds per clip (default 10)")
     parser.add_argument("--sample-rate", type=int, metavar="HZ", help="Hz (default 16000)")
     parser.add_argument("--ebr", type=float, nargs=2, metavar=("LOW", "HIGH"),
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         n_synthetic=args.n_synthetic,
         n_unlabelled=args.n_unlabelled,
         n_validation=args.n_validation,
+        n_eval=args.n_eval,
         clip_duration=args.clip_duration,
         sample_rate=args.sample_rate,
         ebr_db=tuple(args.ebr) if args.ebr else None,

@@ -28,6 +28,7 @@ Sections:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -466,6 +467,19 @@ def load_recipe(
     return from_dict(RecipeConfig, data)
 
 
+#: keys that earlier versions wrote into run folders and checkpoints and that no longer exist
+#: (``postprocess.event_specific`` was read by nothing): dropped when a SAVED config is read, an
+#: error in a recipe
+REMOVED_KEYS: tuple[tuple[str, ...], ...] = (("postprocess", "event_specific"),)
+
+
 def recipe_from_dict(data: dict[str, Any]) -> RecipeConfig:
     """Rebuild a :class:`RecipeConfig` from its saved plain form (config.yaml, checkpoints)."""
+    data = copy.deepcopy(data)
+    for *parents, key in REMOVED_KEYS:
+        section = data
+        for name in parents:
+            section = section.get(name) if isinstance(section, dict) else None
+        if isinstance(section, dict):
+            section.pop(key, None)
     return from_dict(RecipeConfig, data)

@@ -6,6 +6,8 @@ Layout written under ``out_dir`` (the layout training reads by default)::
     audio/train/synthetic/*.wav          metadata/train/synthetic.tsv, synthetic_durations.tsv
     audio/train/unlabel_in_domain/*.wav  metadata/train/unlabel_in_domain.tsv
     audio/validation/*.wav               metadata/validation/validation.tsv, validation_durations.tsv
+    audio/eval/public/*.wav              metadata/eval/public.tsv, public_durations.tsv (``n_eval`` > 0:
+                                         the held-out split on DESED's public-evaluation layout)
     synth.json                           what was generated (preset, seed, settings, counts)
     README.md                            provenance and attribution
     stems/<split>/...                    with ``stems=True`` only (see below)
@@ -72,6 +74,7 @@ SPLITS: tuple[SplitSpec, ...] = (
     SplitSpec("synthetic", "audio/train/synthetic", 2),
     SplitSpec("unlabel_in_domain", "audio/train/unlabel_in_domain", 3),
     SplitSpec("validation", "audio/validation", 4),
+    SplitSpec("public_eval", "audio/eval/public", 5),
 )
 SPLIT_BY_NAME = {s.name: s for s in SPLITS}
 SAMPLE_SUBTYPE = "PCM_16"
@@ -149,6 +152,8 @@ def plan_layouts(config: SynthConfig, seed: int) -> dict[str, list[L.ClipLayout]
         "unlabel_in_domain": L.weak_layouts(config.n_unlabelled, _rng(seed, ids["unlabel_in_domain"], 0), d,
                                             prefix="unlabel"),
         "validation": L.validation_layouts(config.n_validation, _rng(seed, ids["validation"], 0), d),
+        "public_eval": L.validation_layouts(config.n_eval, _rng(seed, ids["public_eval"], 0), d,
+                                            real=L.real_public_eval_layouts(), what="n_eval"),
     }
 
 
@@ -271,7 +276,11 @@ def _write_metadata(root: Path, tasks: dict[str, list[ClipTask]], config: SynthC
     for split, tsv, durations_tsv in (("synthetic", meta / "train" / "synthetic.tsv",
                                        meta / "train" / "synthetic_durations.tsv"),
                                       ("validation", meta / "validation" / "validation.tsv",
-                                       meta / "validation" / "validation_durations.tsv")):
+                                       meta / "validation" / "validation_durations.tsv"),
+                                      ("public_eval", meta / "eval" / "public.tsv",
+                                       meta / "eval" / "public_durations.tsv")):
+        if split == "public_eval" and not tasks[split]:
+            continue
         events = [e for t in tasks[split] for e in task_events(t, sr)]
         write_strong_tsv(tsv, events, empty_files=[t.filename for t in tasks[split]])
         write_durations_tsv(durations_tsv, {t.filename: duration for t in tasks[split]})
@@ -326,6 +335,7 @@ def synthesize_dataset(
     n_synthetic: int | None = None,
     n_unlabelled: int | None = None,
     n_validation: int | None = None,
+    n_eval: int | None = None,
     clip_duration: float | None = None,
     sample_rate: int | None = None,
     ebr_db: tuple[float, float] | None = None,
@@ -342,7 +352,7 @@ def synthesize_dataset(
             once the new dataset is complete).
         preset: ``tiny``, ``demo`` or ``proxy`` (:mod:`jointsed.data.synth.presets`).
         seed: non-negative integer; same seed and settings -> byte-identical files.
-        n_weak, n_synthetic, n_unlabelled, n_validation, clip_duration, sample_rate, ebr_db:
+        n_weak, n_synthetic, n_unlabelled, n_validation, n_eval, clip_duration, sample_rate, ebr_db:
             override the preset (None keeps the preset's value).
         stems: also write each event's isolated stem and the background (``stems/``).
         sources: folder of real recordings in the DESED soundbank layout
@@ -360,7 +370,8 @@ def synthesize_dataset(
         raise SynthError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
     config = resolve_config(preset, n_weak=n_weak, n_synthetic=n_synthetic, n_unlabelled=n_unlabelled,
-                            n_validation=n_validation, clip_duration=clip_duration, sample_rate=sample_rate,
+                            n_validation=n_validation, n_eval=n_eval, clip_duration=clip_duration,
+                            sample_rate=sample_rate,
                             ebr_db=ebr_db)
     bank: SourceBank = RecordedSources.from_folder(sources) if sources is not None else SyntheticSources()
     out_dir = Path(out_dir)

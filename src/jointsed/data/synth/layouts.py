@@ -5,6 +5,9 @@ The real tables ship with jointsed as package data (``jointsed/resources``, MIT 
 
 * validation: the real validation layout, clip for clip (same onsets, offsets, labels and
   the 15 clips without events; the real file names are kept);
+* public_eval: the real DESED public-evaluation layout (692 clips), clip for clip, for a
+  held-out test set whose layouts are NOT the validation layouts (post-processing tuned on the
+  validation split cannot fit them);
 * synthetic (strong): layouts of the DCASE 2019 synthetic training clips (``synthetic2019.tsv``);
 * weak: the label set of a real weak clip, with events placed by :func:`sample_event_layout` from
   per-class statistics of the synthetic strong labels (events per clip, event durations);
@@ -31,6 +34,7 @@ from jointsed.data.synth.sources import SynthError
 REFERENCE_CLIP_DURATION = 10.0  # s, the duration of the DESED clips the layouts come from
 MIN_EVENT_DURATION = 0.02  # s, shorter events (after scaling/clipping) are dropped
 N_REAL_VALIDATION = 1168
+N_REAL_PUBLIC_EVAL = 692
 N_REAL_SYNTHETIC = 2045
 N_REAL_WEAK = 1578
 N_REAL_UNLABELLED = 14412  # size of DESED's unlabel_in_domain set (the file list is not shipped)
@@ -80,6 +84,17 @@ def _resource(name: str):
 def real_validation_layouts() -> tuple[ClipLayout, ...]:
     """The 1,168 clips of DESED's validation set (file order), with their events."""
     with resources.as_file(_resource("validation.tsv")) as path:
+        table = read_strong_tsv(path)
+    return tuple(
+        ClipLayout(name, tuple(LayoutEvent(e.event_label, e.onset, e.offset) for e in events))
+        for name, events in table.by_file().items()
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def real_public_eval_layouts() -> tuple[ClipLayout, ...]:
+    """The 692 clips of DESED's public evaluation set (file order), with their events."""
+    with resources.as_file(_resource("public_eval.tsv")) as path:
         table = read_strong_tsv(path)
     return tuple(
         ClipLayout(name, tuple(LayoutEvent(e.event_label, e.onset, e.offset) for e in events))
@@ -165,12 +180,14 @@ def _pick(rng: np.random.Generator, pool_size: int, n: int) -> np.ndarray:
     return np.concatenate([rng.permutation(pool_size) for _ in range(passes)])[:n] if n else np.zeros(0, int)
 
 
-def validation_layouts(n: int, rng: np.random.Generator, clip_duration: float) -> list[ClipLayout]:
+def validation_layouts(n: int, rng: np.random.Generator, clip_duration: float,
+                       real: Sequence[ClipLayout] | None = None, what: str = "n_validation") -> list[ClipLayout]:
     """``n`` clips of the real validation layout (all 1,168 in file order when n = 1,168; else a
-    random subset kept in file order). Real file names are kept."""
-    real = real_validation_layouts()
+    random subset kept in file order), or of the layouts ``real`` (e.g. the public evaluation
+    set). Real file names are kept."""
+    real = real_validation_layouts() if real is None else real
     if n > len(real):
-        raise SynthError(f"n_validation={n}: the real validation layout has only {len(real)} clips")
+        raise SynthError(f"{what}={n}: the real layout has only {len(real)} clips")
     chosen = range(len(real)) if n == len(real) else sorted(rng.choice(len(real), n, replace=False).tolist())
     return [ClipLayout(real[i].filename, fit_to_clip(real[i].events, clip_duration)) for i in chosen]
 

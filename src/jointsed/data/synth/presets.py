@@ -3,10 +3,11 @@
 =========  =====  =========  ==========  ==========  =====================================
 preset     weak   synthetic  unlabelled  validation  meant for
 =========  =====  =========  ==========  ==========  =====================================
-tiny       6      6          6           6           tests (seconds)
+tiny       6      6          6           6           tests (seconds); also 6 eval clips
 demo       64     72         64          128         trying the toolkit: CPU training in minutes
-proxy      500    500        1000        1168        the full real validation layout; a training
-                                                     set a CPU run trains on in about 30 minutes
+proxy      500    500        1000        1168        the full real validation layout and a
+                                                     held-out test set on the real public-eval
+                                                     layout (692 clips, ``n_eval``)
 =========  =====  =========  ==========  ==========  =====================================
 
 Every size and setting can be overridden (:func:`resolve_config`).
@@ -17,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from jointsed.data.synth.layouts import N_REAL_VALIDATION
+from jointsed.data.synth.layouts import N_REAL_PUBLIC_EVAL, N_REAL_VALIDATION
 from jointsed.data.synth.sources import SynthError
 
 
@@ -27,6 +28,8 @@ class SynthConfig:
 
     Attributes:
         n_weak, n_synthetic, n_unlabelled, n_validation: clips per split.
+        n_eval: clips of the held-out evaluation split (``public_eval``), laid out like DESED's
+            public evaluation set (at most 692; 0 = no such split).
         clip_duration: seconds per clip (every clip has exactly round(clip_duration * sample_rate)
             samples).
         sample_rate: Hz.
@@ -40,6 +43,7 @@ class SynthConfig:
     n_synthetic: int
     n_unlabelled: int
     n_validation: int
+    n_eval: int = 0
     clip_duration: float = 10.0
     sample_rate: int = 16000
     ebr_db: tuple[float, float] = (6.0, 30.0)
@@ -52,13 +56,16 @@ class SynthConfig:
 
     def validate(self) -> None:
         """Raise :class:`SynthError` naming the first bad setting."""
-        for name in ("n_weak", "n_synthetic", "n_unlabelled", "n_validation"):
+        for name in ("n_weak", "n_synthetic", "n_unlabelled", "n_validation", "n_eval"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise SynthError(f"{name} must be a non-negative integer, got {value!r}")
         if self.n_validation > N_REAL_VALIDATION:
             raise SynthError(f"n_validation must be at most {N_REAL_VALIDATION} "
                              f"(the real validation layout), got {self.n_validation}")
+        if self.n_eval > N_REAL_PUBLIC_EVAL:
+            raise SynthError(f"n_eval must be at most {N_REAL_PUBLIC_EVAL} "
+                             f"(the real public evaluation layout), got {self.n_eval}")
         if not isinstance(self.sample_rate, int) or not 4000 <= self.sample_rate <= 192000:
             raise SynthError(f"sample_rate must be an integer in 4000..192000 Hz, got {self.sample_rate!r}")
         if not 0.5 <= self.clip_duration <= 600:
@@ -72,9 +79,10 @@ class SynthConfig:
 
 
 PRESETS: dict[str, SynthConfig] = {
-    "tiny": SynthConfig(n_weak=6, n_synthetic=6, n_unlabelled=6, n_validation=6),
+    "tiny": SynthConfig(n_weak=6, n_synthetic=6, n_unlabelled=6, n_validation=6, n_eval=6),
     "demo": SynthConfig(n_weak=64, n_synthetic=72, n_unlabelled=64, n_validation=128),
-    "proxy": SynthConfig(n_weak=500, n_synthetic=500, n_unlabelled=1000, n_validation=N_REAL_VALIDATION),
+    "proxy": SynthConfig(n_weak=500, n_synthetic=500, n_unlabelled=1000, n_validation=N_REAL_VALIDATION,
+                         n_eval=N_REAL_PUBLIC_EVAL),
 }
 
 
