@@ -839,7 +839,7 @@ def _training_note(metrics: Mapping[str, Any]) -> str:
     if isinstance(stages, Mapping) and stages:
         parts = [f"{name} best {monitor} {info.get('best_score') or 0:.3f} (epoch {info.get('best_epoch')})"
                  for name, info in stages.items() if isinstance(info, Mapping)]
-        return "; ".join(parts) + "; final model: last stage's best"
+        return "; ".join(parts) + f"; published: {metrics.get('published_stage', 'stage2')}'s best"
     if metrics.get("best_score") is not None:
         return f"best {monitor} {metrics['best_score']:.3f} (epoch {metrics.get('best_epoch')})"
     return ""
