@@ -846,10 +846,22 @@ def _training_note(metrics: Mapping[str, Any]) -> str:
 
 
 def _find_model_run(run_dir: Path, state: Mapping[str, Any]) -> Path:
+    """The run whose model the demo uses, from ``demo.json`` (a path relative to the demo folder:
+    a copied or moved demo folder uses its own run; an absolute path from an older demo.json is
+    only used when it lies inside this demo folder)."""
+    out = run_dir.parent
     recorded = state.get("train", {}).get("model_run")
-    if recorded and Path(recorded).is_dir():
-        return Path(recorded)
+    if recorded:
+        path = Path(recorded)
+        path = path if path.is_absolute() else out / path
+        if path.is_dir() and path.resolve().is_relative_to(out.resolve()):
+            return path
     return run_dir_of(checkpoint_of(run_dir))
+
+
+def _relative_to_demo(path: Path, out: Path) -> str:
+    """``demo.json`` stores paths relative to the demo folder (it may be copied or moved)."""
+    return os.path.relpath(Path(path).resolve(), Path(out).resolve())
 
 
 def run_demo(
@@ -960,7 +972,7 @@ def run_demo(
         model_run = run_dir_of(result.best_checkpoint or result.last_checkpoint)
         steps.append(DemoStep("2. train", time.perf_counter() - started, _training_note(result.metrics)))
         state["train"] = {"recipe": str(recipe_path), "overrides": user_overrides, "finished": True,
-                          "model_run": str(model_run.resolve()), "seconds": round(steps[-1].seconds, 1)}
+                          "model_run": _relative_to_demo(model_run, out), "seconds": round(steps[-1].seconds, 1)}
         save_state()
 
     # 3. scoring + tuning (the raw scores are kept and reused by the evaluation)
@@ -991,7 +1003,7 @@ def run_demo(
     index = build_report(model_run, split="validation", n_clips=report_clips, progress=progress)
     steps.append(DemoStep("5. report", time.perf_counter() - started, ""))
     state["last"] = {
-        "report": str(index.resolve()),
+        "report": _relative_to_demo(index, out),
         "steps": [{"name": s.name, "seconds": round(s.seconds, 2), "note": s.note} for s in steps],
     }
     save_state()

@@ -569,13 +569,37 @@ def _comparable(config_dict: Mapping[str, Any]) -> Any:
     return data
 
 
+#: files made from a run's model by later commands, with the file that shows jointsed wrote them
+#: (``jointsed tune``, ``evaluate``, ``report``, the raw-score cache): stale once the model changes
+DERIVED_FILES = {"postprocess.json": None, "eval": "*/info.json", "report": "index.html", "scores": "*/raw_scores.npz"}
+
+
+def _clear_derived(run_dir: Path) -> list[str]:
+    """Remove the derived files of ``run_dir`` (its model is about to change: ``--force``,
+    ``--resume``), so that none of them describes another model than the one in the folder.
+    A folder of that name without jointsed's file in it is left alone. Returns what was removed."""
+    removed = []
+    for name, marker in DERIVED_FILES.items():
+        path = run_dir / name
+        if path.is_file() and marker is None:
+            path.unlink()
+        elif path.is_dir() and marker is not None and any(path.glob(marker)):
+            shutil.rmtree(path)
+        else:
+            continue
+        removed.append(name)
+    return removed
+
+
 def _clear_run(run_dir: Path) -> None:
-    """Remove what a training run wrote into ``run_dir`` (``--force``); other files stay."""
+    """Remove what a training run wrote into ``run_dir`` (``--force``), and what was derived from
+    its model (:data:`DERIVED_FILES`); other files stay."""
     for name in ("checkpoints", "logs", "ddp"):
         if (run_dir / name).is_dir():
             shutil.rmtree(run_dir / name)
     for name in ("metrics.json", "config.yaml", FINISHED_FILE):
         (run_dir / name).unlink(missing_ok=True)
+    _clear_derived(run_dir)
 
 
 def _phase_state(run_dir: Path) -> str:
@@ -886,6 +910,10 @@ def train(
             _clear_run(run_dir)
     elif not (two.enabled or auto_teacher):
         _check_run_dir(run_dir, resume, config)  # fail before loading any data
+    if (force or resume) and _is_global_zero():  # the model will change: its derived files would lie
+        removed = _clear_derived(run_dir)
+        if removed and progress:
+            print(f"removed {', '.join(removed)} of {run_dir} (made from the model that is being retrained)")
     train_data = train_set if train_set is not None else load_training_set(config, data_root, progress)
     val_data = validation_set if validation_set is not None else load_validation_set(config, data_root, progress)
     _check_labels_within_clips(config, train_data, val_data)
