@@ -13,7 +13,7 @@ import torch
 from jointsed.cli import main as cli_main
 from jointsed.data.annotations import read_strong_tsv
 from jointsed.evaluate.io import read_frame_scores
-from jointsed.inference import Detector, resolve_checkpoint
+from jointsed.inference import Detector, resolve_checkpoint, system_from_checkpoint
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.training.config import load_recipe
 from jointsed.training.data import load_validation_set
@@ -73,7 +73,8 @@ def test_reloaded_best_checkpoint_reproduces_validation(gl_model, learnable_data
     preds = detector.predict_many([folder / name for name in val.filenames], progress=False)
     clip = np.stack([p.clip_scores for p in preds])
     frame = np.stack([p.frame_scores for p in preds])
-    again = detector.system.compute_validation_metrics(clip, frame, val)
+    # the Detector's scores (plain-torch Predictor), scored by the Lightning system's validation code
+    again = system_from_checkpoint(gl_model).compute_validation_metrics(clip, frame, val)
     best = metrics["best"]
     assert again["clip_f1"] == best["clip_f1"]
     assert again["event_f1"] == best["event_f1"]

@@ -16,10 +16,13 @@ How a file is processed:
 1. decoded, mixed to mono and resampled to the model's rate (:func:`jointsed.audio.load_audio`);
 2. a file no longer than the training clip is zero-padded to it, exactly as in training, and its
    outputs are cropped back to the file's ``N // hop`` frames;
-3. a longer file's log-mel is computed once over the whole file and cut into windows of one
-   training clip with ``window_hop`` frames between starts (default half a clip; the last window
-   ends at the file's end); frame scores of overlapping windows are averaged, the clip score of
-   a class is its maximum over the windows (present anywhere = present in the file);
+3. a longer file is cut into windows of one training clip with ``window_hop`` frames between
+   starts (default half a clip; the last window ends at the file's end); frame scores of
+   overlapping windows are averaged, the clip score of a class is its maximum over the windows
+   (present anywhere = present in the file). Files longer than ``stream_above`` seconds (default
+   60) are streamed (:mod:`jointsed.audio.stream`): decoded, resampled and turned into windows
+   block by block, so memory does not grow with the file's length; the windows are bit for bit
+   those of the whole-file log-mel;
 4. features are rounded to float16 like the training feature cache, so a clip gives exactly the
    scores it got during validation;
 5. post-processing: ``postprocess.json`` next to the checkpoint (or in its run folder) if there
@@ -31,6 +34,11 @@ For guided learning, clip scores come from the professional teacher (PT, the bet
 frame scores from the promising student (PS, the better detector), as in Lin et al.; change with
 ``clip_scores_from`` / ``frame_scores_from``. For the mean teacher, ``predict_with`` picks the
 student (default) or the EMA teacher.
+
+Start-up: this module does not import Lightning or the training engine. The predicting network
+is rebuilt from the checkpoint with plain torch modules (:class:`jointsed.runs.predictor.Predictor`,
+scores bit-identical to the training system's ``predict_scores``); :func:`system_from_checkpoint`
+(the whole Lightning system, for training and analysis) imports them when called.
 """
 
 from __future__ import annotations
@@ -38,14 +46,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from jointsed.audio.features import FeatureConfig, waveform_to_logmel
-from jointsed.audio.io import fix_length, load_audio
+from jointsed.audio.io import audio_info, fix_length, load_audio
+from jointsed.audio.stream import StreamInfo, stream_logmel_windows
 from jointsed.config import from_dict
 from jointsed.data.annotations import Event
 from jointsed.errors import JointsedError
@@ -53,8 +62,10 @@ from jointsed.postprocess.apply import binarize, frames_to_events
 from jointsed.postprocess.params import PostProcessingParams
 # the one owner of reading checkpoints safely (weights_only, clear errors); CheckpointError is re-exported
 from jointsed.runs.checkpoint import CheckpointError, read_checkpoint
-from jointsed.training.config import recipe_from_dict
-from jointsed.training.systems import CHECKPOINT_FORMAT, SEDSystem, build_system
+from jointsed.runs.predictor import Predictor, PredictorError
+
+if TYPE_CHECKING:  # Lightning is imported only by system_from_checkpoint
+    from jointsed.training.systems import SEDSystem
 
 POSTPROCESS_FILE = "postprocess.json"
 
@@ -112,8 +123,11 @@ def load_checkpoint(path: Path) -> dict:
     return read_checkpoint(path)
 
 
-def system_from_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> SEDSystem:
+def system_from_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> "SEDSystem":
     """Rebuild the trained Lightning system of a checkpoint, in eval mode on ``device``."""
+    from jointsed.training.config import recipe_from_dict
+    from jointsed.training.systems import build_system
+
     path = resolve_checkpoint(path)
     ckpt = load_checkpoint(path)
     block = ckpt["jointsed"]
@@ -137,19 +151,21 @@ def _window_starts(n_frames: int, window: int, hop: int) -> list[int]:
 
 
 class Detector:
-    """Sound event detector around a trained system (see the module docstring).
+    """Sound event detector around a trained network (see the module docstring).
 
     Args:
-        system: trained :class:`~jointsed.training.systems.SEDSystem` (eval mode).
+        system: a :class:`~jointsed.runs.predictor.Predictor` (what :meth:`from_checkpoint`
+            builds) or a trained :class:`~jointsed.training.systems.SEDSystem` (eval mode).
         params: post-processing parameters (classes in the model's order).
         window_hop: frames between the starts of consecutive windows of a long file
             (default: half a training clip).
         batch_size: windows per forward pass.
+        stream_above: files longer than this many seconds are streamed (bounded memory).
     """
 
-    def __init__(self, system: SEDSystem, params: PostProcessingParams, window_hop: Optional[int] = None,
-                 batch_size: int = 16, checkpoint: Optional[Path] = None,
-                 postprocess_source: str = "default") -> None:
+    def __init__(self, system: Union[Predictor, "SEDSystem"], params: PostProcessingParams,
+                 window_hop: Optional[int] = None, batch_size: int = 16, checkpoint: Optional[Path] = None,
+                 postprocess_source: str = "default", stream_above: float = 60.0) -> None:
         self.system = system.eval()
         self.params = params
         self.checkpoint = checkpoint
@@ -164,6 +180,7 @@ class Detector:
             raise ValueError(f"window_hop must be in [1, {self.window}] frames, got {self.window_hop}")
         self.batch_size = int(batch_size)
         self.round_float16 = meta.get("feature_storage") == "float16"
+        self.stream_above = float(stream_above)
 
     @property
     def device(self) -> torch.device:
@@ -180,6 +197,7 @@ class Detector:
         predict_with: Optional[Literal["student", "teacher"]] = None,
         window_hop: Optional[int] = None,
         batch_size: int = 16,
+        stream_above: float = 60.0,
     ) -> "Detector":
         """Load a checkpoint file or a run folder (``checkpoints/best.ckpt``, else ``last.ckpt``).
 
@@ -191,17 +209,14 @@ class Detector:
             clip_scores_from, frame_scores_from: guided learning: which network (PT "teacher" or
                 PS "student") gives clip and frame scores (default: the recipe's, PT and PS).
             predict_with: mean teacher: "student" or "teacher" (EMA).
-            window_hop, batch_size: see the class.
+            window_hop, batch_size, stream_above: see the class.
         """
         checkpoint = resolve_checkpoint(path)
-        system = system_from_checkpoint(checkpoint, device)
-        gl = system.config.guided_learning
-        if clip_scores_from is not None:
-            gl.clip_scores_from = clip_scores_from
-        if frame_scores_from is not None:
-            gl.frame_scores_from = frame_scores_from
-        if predict_with is not None:
-            system.config.mean_teacher.predict_with = predict_with
+        try:
+            system = Predictor(load_checkpoint(checkpoint), clip_scores_from=clip_scores_from,
+                               frame_scores_from=frame_scores_from, predict_with=predict_with).to(device)
+        except PredictorError as exc:
+            raise CheckpointError(f"{checkpoint}: {exc}") from None
         if isinstance(postprocess, PostProcessingParams):
             params, source = postprocess.reordered(system.classes), "given"
         else:
@@ -211,7 +226,7 @@ class Detector:
             else:
                 params, source = system.postprocess_params(), "default (Lin et al.)"
         return cls(system, params, window_hop=window_hop, batch_size=batch_size, checkpoint=checkpoint,
-                   postprocess_source=source)
+                   postprocess_source=source, stream_above=stream_above)
 
     # ----- features ---------------------------------------------------------------------------
     def features(self, path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
@@ -263,6 +278,62 @@ class Detector:
         ]
         return Prediction(path.name, events, frame, clip, self.frame_hop, list(self.classes), duration)
 
+    def predict_streamed(self, path: str | os.PathLike, block_seconds: float = 10.0) -> Prediction:
+        """:meth:`predict` in bounded memory: ``block_seconds`` of audio, ``batch_size`` windows
+        and the ``(T, C)`` frame scores at a time. Same scores as the whole-file path (same
+        windows, same batches, same order of accumulation)."""
+        path = Path(path)
+        info = StreamInfo()
+        n_classes = len(self.classes)
+        acc = np.zeros((0, n_classes), dtype=np.float64)
+        count = np.zeros((0, 1), dtype=np.float64)
+        clip_max: Optional[np.ndarray] = None
+        batch: list[np.ndarray] = []
+        starts: list[int] = []
+
+        def run() -> None:
+            nonlocal acc, count, clip_max
+            clip, frame = self.scores_of_windows(torch.from_numpy(np.stack(batch)))
+            end = starts[-1] + self.window
+            if end > acc.shape[0]:  # grow geometrically: O(T) copies in all
+                size = max(end, 2 * acc.shape[0])
+                acc = np.concatenate([acc, np.zeros((size - acc.shape[0], n_classes))])
+                count = np.concatenate([count, np.zeros((size - count.shape[0], 1))])
+            for s, f in zip(starts, frame):
+                acc[s : s + self.window] += f
+                count[s : s + self.window] += 1
+            c = clip.max(axis=0)
+            clip_max = c if clip_max is None else np.maximum(clip_max, c)
+            batch.clear()
+            starts.clear()
+
+        n_windows = 0
+        only: Optional[tuple[np.ndarray, np.ndarray]] = None
+        for start, window in stream_logmel_windows(path, self.feature_config, self.window, self.window_hop, info,
+                                                   block_seconds=block_seconds, round_float16=self.round_float16):
+            batch.append(window)
+            starts.append(start)
+            n_windows += 1
+            if len(batch) >= self.batch_size:
+                run()
+        if n_windows == 1:  # one window: its scores as they are (as _stitch)
+            clip, frame = self.scores_of_windows(torch.from_numpy(np.stack(batch)))
+            only = (clip[0], frame[0])
+        elif batch:
+            run()
+        n_frames = max(1, info.n_frames)
+        duration = info.num_samples / self.feature_config.sample_rate
+        if only is not None:
+            return self._finish(path, n_frames, duration, only[0], only[1][:n_frames])
+        frame_scores = (acc[: info.total_frames] / count[: info.total_frames]).astype(np.float32)[:n_frames]
+        return self._finish(path, n_frames, duration, clip_max, frame_scores)
+
+    def _streams(self, path: Path) -> bool:
+        try:
+            return audio_info(path).duration > self.stream_above
+        except JointsedError:
+            return False  # unreadable: the whole-file path raises the clear error
+
     def predict(self, path: str | os.PathLike) -> Prediction:
         """Events, frame scores and clip scores of one audio file."""
         return self.predict_many([path], progress=False)[0]
@@ -299,6 +370,10 @@ class Detector:
             windows.clear()
 
         for path in tqdm(paths, desc="predicting", unit="file", disable=not progress):
+            if self._streams(path):  # a long file: alone, in bounded memory, in input order
+                flush()
+                out.append(self.predict_streamed(path))
+                continue
             feats, n_frames, duration = self.features(path)
             starts = _window_starts(feats.shape[0], self.window, self.window_hop)
             for s in starts:

@@ -26,6 +26,9 @@ from jointsed.errors import JointsedError
 
 #: the block every jointsed checkpoint carries (``SEDSystem.on_save_checkpoint``)
 FORMAT_KEY = "jointsed"
+#: its format name (= ``jointsed.training.systems.CHECKPOINT_FORMAT``, repeated here so that reading a
+#: checkpoint, e.g. for ``jointsed predict``, does not import Lightning; a test checks they agree)
+CHECKPOINT_FORMAT = "jointsed.checkpoint/1"
 
 
 class CheckpointError(JointsedError):
@@ -71,8 +74,6 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, requi
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), Mapping):
         raise CheckpointError(f"{path}: not a model checkpoint (no state_dict)")
     if require_jointsed:
-        from jointsed.training.systems import CHECKPOINT_FORMAT
-
         block = ckpt.get(FORMAT_KEY)
         if not isinstance(block, dict) or block.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{path}: not a jointsed checkpoint (no '{CHECKPOINT_FORMAT}' block)")

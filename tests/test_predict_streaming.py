@@ -1,0 +1,204 @@
+"""Inference without Lightning, and long files in bounded memory.
+
+- :class:`jointsed.runs.predictor.Predictor` (what ``Detector.from_checkpoint`` and ``jointsed
+  predict`` use) gives bit-identical scores to ``SEDSystem.predict_scores`` of the reloaded
+  Lightning system, for the guided-learning (with its distillation adapters in the checkpoint),
+  mean-teacher and frame-teacher systems;
+- ``import jointsed.inference`` and a whole ``jointsed predict`` run import no Lightning;
+- streamed prediction (:meth:`Detector.predict_streamed`) equals the whole-file path, and a
+  20-minute 44.1 kHz stereo file streams in a few MB of numpy memory.
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from jointsed.audio.features import FeatureConfig, waveform_to_logmel
+from jointsed.audio.io import fix_length, load_audio
+from jointsed.audio.stream import StreamInfo, stream_logmel_windows
+from jointsed.inference import Detector, _window_starts, system_from_checkpoint
+from jointsed.runs.checkpoint import read_checkpoint
+from jointsed.runs.predictor import Predictor
+from jointsed.training.config import load_recipe
+from jointsed.training.engine import frame_teacher_config
+from jointsed.training.systems import CHECKPOINT_FORMAT, build_system
+
+REPO = Path(__file__).resolve().parents[1]
+CLASSES = ["Alarm_bell_ringing", "Blender", "Cat", "Dishes"]
+SMALL = [f"data.classes=[{','.join(CLASSES)}]", "features.clip_duration=5.0"]
+TINY_GL = SMALL + ["model.teacher.width=0.25", "model.student.channels=[8,8,8]"]
+TINY_MT = SMALL + ["model.crnn.width=0.25", "model.crnn.rnn_hidden=16"]
+
+
+def _checkpoint(config, path: Path, seed: int = 0) -> Path:
+    """A checkpoint as the engine writes it, of a system with random weights, input statistics
+    and batch-norm statistics (so that every stored tensor matters)."""
+    fc = config.features
+    meta = {"classes": CLASSES, "class_ratios": [0.1, 0.4, 0.2, 0.9], "median_windows": [3, 5, 7, 9],
+            "frame_hop": fc.frame_hop, "n_frames": fc.n_frames(), "feature_config": fc.to_dict(),
+            "feature_storage": "float16", "train_set_sizes": {}}
+    torch.manual_seed(seed)
+    system = build_system(config, meta)
+    with torch.no_grad():
+        for name, tensor in system.state_dict().items():
+            if tensor.is_floating_point():
+                tensor.add_(0.05 * torch.randn_like(tensor))
+                if "running_var" in name or name == "feature_std":
+                    tensor.abs_().add_(0.5)
+    ckpt = {"state_dict": system.state_dict(), "epoch": 0}
+    system.on_save_checkpoint(ckpt)
+    torch.save(ckpt, path)
+    return path
+
+
+def _systems(tmp_path: Path) -> dict[str, Path]:
+    joint = load_recipe(REPO / "recipes" / "cpu" / "joint.yaml", TINY_GL)  # GL + distillation adapters
+    return {
+        "guided_learning": _checkpoint(joint, tmp_path / "gl.ckpt", 1),
+        "mean_teacher": _checkpoint(load_recipe(REPO / "recipes" / "cpu" / "crnn_mean_teacher.yaml", TINY_MT),
+                                    tmp_path / "mt.ckpt", 2),
+        "frame_teacher": _checkpoint(frame_teacher_config(joint), tmp_path / "ft.ckpt", 3),
+    }
+
+
+@pytest.mark.parametrize("which", ["guided_learning", "mean_teacher", "frame_teacher"])
+def test_predictor_scores_equal_the_lightning_system(which, tmp_path):
+    path = _systems(tmp_path)[which]
+    system = system_from_checkpoint(path)
+    assert system.config.system == which
+    features = torch.randn(3, system.meta["n_frames"], system.config.features.n_mels) * 4 - 8
+    detector = Detector.from_checkpoint(path)
+    assert isinstance(detector.system, Predictor)
+    with torch.no_grad():
+        expected = system.predict_scores(features)
+        got = detector.system.predict_scores(features)
+    for e, g in zip(expected, got):
+        assert e.dtype == g.dtype == torch.float32 and torch.equal(e, g)
+    assert detector.system.postprocess_params() == system.postprocess_params()
+    # the other network / the EMA teacher, chosen at load time, also match
+    if which == "guided_learning":
+        system.config.guided_learning.clip_scores_from = "student"
+        other = Detector.from_checkpoint(path, clip_scores_from="student").system
+    elif which == "mean_teacher":
+        system.config.mean_teacher.predict_with = "teacher"
+        other = Detector.from_checkpoint(path, predict_with="teacher").system
+    else:
+        return
+    with torch.no_grad():
+        e_clip, _ = system.predict_scores(features)
+        o_clip, _ = other.predict_scores(features)
+    assert torch.equal(e_clip, o_clip) and not torch.equal(e_clip, expected[0])
+
+
+def test_checkpoint_format_name_is_shared(tmp_path):
+    """The reader keeps its own copy of the format name (no Lightning import): it must agree."""
+    import jointsed.runs.checkpoint as ck
+
+    assert ck.CHECKPOINT_FORMAT == CHECKPOINT_FORMAT
+    assert read_checkpoint(_systems(tmp_path)["frame_teacher"])["jointsed"]["format"] == CHECKPOINT_FORMAT
+
+
+def _write_noise(path: Path, seconds: float, sr: int, channels: int, seed: int = 0, subtype: str = "PCM_16") -> None:
+    """Tones in noise, written block by block (never the whole file in memory): 10-s blocks of
+    one of 4 tones, the noise drawn once and reused (keeps a 20-minute file quick to write)."""
+    rng = np.random.default_rng(seed)
+    block = 10 * sr
+    noise = (0.05 * rng.standard_normal((block, channels))).astype(np.float32)
+    t = np.arange(block) / sr
+    tones = [(0.3 * np.sin(2 * np.pi * (500 + 300 * k) * t)).astype(np.float32)[:, None] for k in range(4)]
+    with sf.SoundFile(path, "w", samplerate=sr, channels=channels, subtype=subtype) as f:
+        done, i = 0, 0
+        total = int(seconds * sr)
+        while done < total:
+            n = min(block, total - done)
+            f.write(tones[i % 4][:n] + noise[:n])
+            done, i = done + n, i + 1
+
+
+@pytest.mark.parametrize("seconds,sr,channels", [(37.3, 44100, 2), (3.0, 22050, 1), (12.0, 16000, 1)])
+def test_streamed_windows_equal_whole_file_features(tmp_path, seconds, sr, channels):
+    fc = FeatureConfig(clip_duration=5.0)
+    path = tmp_path / "a.wav"
+    _write_noise(path, seconds, sr, channels, subtype="FLOAT")
+    wav = load_audio(path, fc.sample_rate)
+    n = wav.shape[-1]
+    full = waveform_to_logmel(fix_length(wav, max(n, fc.clip_samples)), fc)
+    window, hop = fc.n_frames(), fc.n_frames() // 2
+    info = StreamInfo()
+    got = list(stream_logmel_windows(path, fc, window, hop, info, block_seconds=2.0))
+    assert [s for s, _ in got] == _window_starts(full.shape[0], window, hop)
+    for start, w in got:
+        assert np.array_equal(w, full[start : start + window])
+    assert (info.num_samples, info.n_frames, info.total_frames) == (n, n // fc.hop_length, full.shape[0])
+
+
+def test_streamed_prediction_equals_whole_file_prediction(tmp_path):
+    ckpt = _systems(tmp_path)["guided_learning"]
+    audio = tmp_path / "long.wav"
+    _write_noise(audio, 23.7, 44100, 2)
+    whole = Detector.from_checkpoint(ckpt, batch_size=3, stream_above=float("inf")).predict(audio)
+    streamed = Detector.from_checkpoint(ckpt, batch_size=3, stream_above=0.0).predict(audio)
+    assert np.array_equal(whole.frame_scores, streamed.frame_scores)
+    assert np.array_equal(whole.clip_scores, streamed.clip_scores)
+    assert whole.events == streamed.events and whole.duration == streamed.duration
+    short = tmp_path / "short.wav"  # shorter than a clip: one zero-padded window either way
+    _write_noise(short, 2.1, 16000, 1)
+    a = Detector.from_checkpoint(ckpt, stream_above=float("inf")).predict(short)
+    b = Detector.from_checkpoint(ckpt, stream_above=0.0).predict(short)
+    assert np.array_equal(a.frame_scores, b.frame_scores) and np.array_equal(a.clip_scores, b.clip_scores)
+    assert a.frame_scores.shape[0] == int(2.1 * 16000) // 320
+
+
+def test_twenty_minutes_of_stereo_stream_in_bounded_memory(tmp_path):
+    # 64-ms frames (a third of the default 20-ms frames' front-end work: keeps the test quick)
+    coarse = ["features.n_fft=1024", "features.win_length=1024", "features.hop_length=1024"]
+    ckpt = _checkpoint(frame_teacher_config(load_recipe(REPO / "recipes" / "cpu" / "joint.yaml", TINY_GL + coarse)),
+                       tmp_path / "ft.ckpt")
+    audio = tmp_path / "twenty_minutes.wav"
+    _write_noise(audio, 20 * 60, 44100, 2)
+    detector = Detector.from_checkpoint(ckpt, batch_size=16)
+    assert detector._streams(audio)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    tracemalloc.start()
+    try:
+        pred = detector.predict(audio)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    rss_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    assert pred.frame_scores.shape == (20 * 60 * 16000 // 1024, len(CLASSES))
+    # the 4 tones take turns every 10 s: the scores follow the audio all the way to the end
+    assert np.isfinite(pred.frame_scores).all() and pred.frame_scores[-100:].std(axis=0).max() > 0
+    assert pred.duration == pytest.approx(1200.0)
+    # the decoded file alone is 20 * 60 * 44100 * 2 * 4 B = 423 MB of float32; streamed, the
+    # numpy peak is a few blocks of audio, one batch of windows and the (T, C) score accumulators
+    assert peak < 40e6, f"numpy peak {peak / 1e6:.1f} MB"
+    assert rss_growth_mb < 150, f"peak RSS grew by {rss_growth_mb:.0f} MB"
+
+
+def test_predict_imports_no_lightning(tmp_path):
+    ckpt = _systems(tmp_path)["mean_teacher"]
+    audio = tmp_path / "clip.wav"
+    _write_noise(audio, 7.0, 16000, 1)
+    code = (
+        "import sys\n"
+        "import jointsed.inference\n"
+        "assert 'lightning' not in sys.modules and 'jointsed.training' not in sys.modules, 'import'\n"
+        "from jointsed.cli import main\n"
+        f"rc = main(['predict', {str(ckpt)!r}, {str(audio)!r}, '--out', {str(tmp_path / 'out.tsv')!r}, '--no-progress'])\n"
+        "assert rc == 0\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('lightning', 'pytorch_lightning', 'jointsed.training')))\n"
+        "assert not bad, bad[:5]\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "out.tsv").read_text().startswith("filename\tonset\toffset\tevent_label")
