@@ -5,15 +5,32 @@ in-memory features, losses, optimiser) on random in-memory features shaped like 
 (no audio, no validation) and times the training steps after a warm-up.
 
     python benchmarks/train_throughput.py                       # CPU, both recipe sizes
-    python benchmarks/train_throughput.py --accelerator gpu --precision 16-mixed --on-accelerator
+    python benchmarks/train_throughput.py --accelerator gpu --precision bf16-mixed --on-accelerator
+    python benchmarks/train_throughput.py --quick               # smoke check: a few steps, no JSON
+    python benchmarks/train_throughput.py --epoch --recipes full --accelerator gpu --on-accelerator
+        # one DESED-size epoch (1,578 weak + 2,045 synthetic + 14,412 unlabelled clips) with a
+        # 1,168-clip validation pass: epoch time, of which validation
+    python benchmarks/train_throughput.py --profile benchmarks/results/profile_cpu --steps 50 \
+        --recipes cpu --systems guided_learning --set model.teacher.width=0.25 --set model.student.channels=[8,8,8]
+        # cProfile + torch.profiler tables of the timed steps (where the time per step goes)
 
-Prints a table and saves JSON to ``benchmarks/results/train_throughput_<device>.json``.
+Prints a table and saves JSON (date, torch version, load average before and after, CPU count,
+the exact command) to ``benchmarks/results/train_throughput_<device>.json``. Measure on an idle
+machine: the JSON's load average says whether it was. ``benchmarks/gpu_suite.sh`` runs the GPU
+measurements of issue 10 in one go.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import datetime as dt
+import io
+import os
 import platform
+import pstats
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,8 +38,9 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from jointsed.data.annotations import StrongAnnotations
 from jointsed.training.config import SET_NAMES, load_recipe
-from jointsed.training.data import SET_IDS, TrainingSet
+from jointsed.training.data import SET_IDS, TrainingSet, ValidationSet
 from jointsed.training.engine import train
 from jointsed.utils.atomic import atomic_write_json
 
@@ -33,6 +51,41 @@ RECIPES = {
     ("mean_teacher", "cpu"): REPO / "recipes" / "cpu" / "crnn_mean_teacher.yaml",
     ("mean_teacher", "full"): REPO / "recipes" / "dcase2019" / "crnn_mean_teacher.yaml",
 }
+
+
+#: DCASE 2019 Task 4 development set sizes (issue 10's DESED-size run)
+DESED_SIZES = {"weak": 1578, "synthetic": 2045, "unlabelled": 14412}
+DESED_VALIDATION = 1168
+
+
+class EpochTimer(Callback):
+    """Wall time of each training epoch (with its validation) and of each validation pass."""
+
+    def __init__(self) -> None:
+        self.epochs: list[float] = []
+        self.validations: list[float] = []
+        self._epoch = self._val = 0.0
+
+    def _sync(self, trainer) -> None:
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        self._sync(trainer)
+        self._epoch = time.perf_counter()
+
+    def on_validation_start(self, trainer, module) -> None:
+        self._sync(trainer)
+        self._val = time.perf_counter()
+
+    def on_validation_end(self, trainer, module) -> None:
+        self._sync(trainer)
+        self.validations.append(time.perf_counter() - self._val)
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        # Lightning validates inside the epoch (before on_train_epoch_end): included here
+        self._sync(trainer)
+        self.epochs.append(time.perf_counter() - self._epoch)
 
 
 class StepTimer(Callback):
@@ -57,29 +110,70 @@ class StepTimer(Callback):
         self.sizes.append(int(batch["features"].shape[0]))
 
 
-def random_training_set(n_per_set: int, n_frames: int, n_mels: int, n_classes: int, seed: int = 0) -> TrainingSet:
-    """Random log-mel-like features and labels for ``n_per_set`` clips of each set."""
+def random_training_set(n_per_set: int | dict[str, int], n_frames: int, n_mels: int, n_classes: int,
+                        seed: int = 0, half: bool = False) -> TrainingSet:
+    """Random log-mel-like features and labels: ``n_per_set`` clips of each set (or per set name);
+    ``half``: float16 features, as the feature cache stores them (half the memory of a big set)."""
     g = torch.Generator().manual_seed(seed)
-    n = n_per_set * len(SET_NAMES)
-    source = torch.tensor([SET_IDS[s] for s in SET_NAMES for _ in range(n_per_set)])
+    sizes = n_per_set if isinstance(n_per_set, dict) else {s: n_per_set for s in SET_NAMES}
+    n = sum(sizes[s] for s in SET_NAMES)
+    source = torch.tensor([SET_IDS[s] for s in SET_NAMES for _ in range(sizes[s])])
     weak = (torch.rand(n, n_classes, generator=g) < 0.2).float()
     weak[source == SET_IDS["unlabelled"]] = 0
     strong_idx = torch.full((n,), -1, dtype=torch.long)
     syn = torch.nonzero(source == SET_IDS["synthetic"]).flatten()
     strong_idx[syn] = torch.arange(syn.numel())
+    features = torch.randn(n, n_frames, n_mels, generator=g) * 3 - 5
     return TrainingSet(
-        features=torch.randn(n, n_frames, n_mels, generator=g) * 3 - 5,
+        features=features.half() if half else features,
         weak_targets=weak,
         weak_mask=source != SET_IDS["unlabelled"],
         strong_index=strong_idx,
         strong_targets=(torch.rand(syn.numel(), n_frames, n_classes, generator=g) < 0.1).to(torch.uint8),
         source=source,
         filenames=[f"clip{i}" for i in range(n)],
-        clip_labels=[("Speech",), ("Dog",), ("Speech", "Dog")] * (n_per_set // 3 + 1),
+        clip_labels=[("Speech",), ("Dog",), ("Speech", "Dog")] * (n // 3 + 1),
     )
 
 
+def random_validation_set(n: int, n_frames: int, n_mels: int, classes: list[str], seed: int = 1) -> ValidationSet:
+    """Random validation clips (frame targets for the threshold-free monitor; no events)."""
+    g = torch.Generator().manual_seed(seed)
+    names = [f"val{i}.wav" for i in range(n)]
+    return ValidationSet(
+        features=(torch.randn(n, n_frames, n_mels, generator=g) * 3 - 5).half(),
+        weak_targets=(torch.rand(n, len(classes), generator=g) < 0.2).float(),
+        filenames=names,
+        durations=[10.0] * n,
+        annotations=StrongAnnotations(None, [], names),
+        frame_targets=(torch.rand(n, n_frames, len(classes), generator=g) < 0.1).to(torch.uint8),
+    )
+
+
+def _profiled(run, path: Path, label: str):
+    """Run ``run()`` under cProfile and torch.profiler; write both top tables to ``path``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    prof = cProfile.Profile()
+    with profile(activities=activities) as tprof:
+        prof.enable()
+        result = run()
+        prof.disable()
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(45)
+    text.write("\n\n===== self time (Python functions) =====\n")
+    pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(30)
+    sort = "self_cuda_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+    text.write(f"\n\n===== torch operators ({sort}) =====\n")
+    text.write(tprof.key_averages().table(sort_by=sort, row_limit=30))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / f"{path.name}_{label}.txt").write_text(text.getvalue())
+    return result
+
+
 def measure(system: str, size: str, args: argparse.Namespace) -> dict:
+    """Clips per second of ``steps`` timed training steps (after ``warmup``), no validation."""
     overrides = [
         "data.validation_tsv=null",
         "postprocess.median_windows=1",
@@ -89,6 +183,7 @@ def measure(system: str, size: str, args: argparse.Namespace) -> dict:
         f"trainer.precision={args.precision}",
         "trainer.progress_bar=false",
         f"data.on_accelerator={str(args.on_accelerator).lower()}",
+        *args.set,
     ]
     if args.threads:
         overrides.append(f"trainer.num_threads={args.threads}")
@@ -100,9 +195,15 @@ def measure(system: str, size: str, args: argparse.Namespace) -> dict:
     per_set = max(bs * n_batches // 3 + bs, max(config.batch.composition.values()) * n_batches) + 1
     data = random_training_set(per_set, fc.n_frames(), fc.n_mels, len(config.data.classes))
     timer = StepTimer()
-    with tempfile.TemporaryDirectory() as tmp:
-        train(config, tmp, Path(tmp) / "run", progress=False, train_set=data, validation_set=None,
-              callbacks=[timer])
+
+    def run() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            train(config, tmp, Path(tmp) / "run", progress=False, train_set=data, validation_set=None,
+                  callbacks=[timer])
+
+    started = time.perf_counter()
+    _profiled(run, args.profile, f"{system}_{size}") if args.profile else run()
+    wall = time.perf_counter() - started
     times = timer.times[args.warmup :]
     clips = sum(timer.sizes[args.warmup :])
     seconds = sum(times)
@@ -110,11 +211,68 @@ def measure(system: str, size: str, args: argparse.Namespace) -> dict:
         "system": system,
         "recipe": size,
         "recipe_file": str(RECIPES[(system, size)].relative_to(REPO)),
+        "overrides": list(args.set),
         "batch_size": bs,
         "steps_timed": len(times),
         "seconds_per_step": seconds / max(1, len(times)),
         "clips_per_second": clips / seconds if seconds > 0 else float("nan"),
+        # everything else of the train() call: data module, trainer set-up, checkpoint, teardown
+        "seconds_outside_steps": wall - sum(timer.times),
     }
+
+
+def measure_epoch(system: str, size: str, args: argparse.Namespace) -> dict:
+    """One epoch over a DESED-size random training set (``--epoch-scale`` of it) with a
+    validation pass over 1,168 random clips: epoch time, of which validation, and clips/s."""
+    scale = args.epoch_scale
+    overrides = [
+        "postprocess.median_windows=1",
+        "validation.event_f1=false",
+        f"trainer.max_epochs={args.epochs}",
+        f"trainer.accelerator={args.accelerator}",
+        f"trainer.precision={args.precision}",
+        "trainer.progress_bar=false",
+        f"data.on_accelerator={str(args.on_accelerator).lower()}",
+        *args.set,
+    ]
+    if args.threads:
+        overrides.append(f"trainer.num_threads={args.threads}")
+    config = load_recipe(RECIPES[(system, size)], overrides)
+    fc, classes = config.features, list(config.data.classes)
+    sizes = {k: max(8, int(v * scale)) for k, v in DESED_SIZES.items()}
+    data = random_training_set(sizes, fc.n_frames(), fc.n_mels, len(classes), half=True)
+    val = random_validation_set(max(8, int(DESED_VALIDATION * scale)), fc.n_frames(), fc.n_mels, classes)
+    timer, steps = EpochTimer(), StepTimer()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        train(config, tmp, Path(tmp) / "run", progress=False, train_set=data, validation_set=val,
+              callbacks=[timer, steps])
+    wall = time.perf_counter() - started
+    per_epoch = len(steps.times) // max(1, len(timer.epochs))
+    clips = sum(steps.sizes[-per_epoch:]) if per_epoch else 0
+    last_epoch, last_val = timer.epochs[-1], timer.validations[-1] if timer.validations else 0.0
+    return {
+        "system": system,
+        "recipe": size,
+        "recipe_file": str(RECIPES[(system, size)].relative_to(REPO)),
+        "overrides": list(args.set),
+        "train_set_sizes": sizes,
+        "validation_clips": len(val),
+        "epochs": len(timer.epochs),
+        "steps_per_epoch": per_epoch,
+        "epoch_seconds": timer.epochs,
+        "validation_seconds": timer.validations,
+        "last_epoch_seconds": last_epoch,
+        "last_validation_seconds": last_val,
+        "training_clips_per_second_last_epoch": clips / max(1e-9, last_epoch - last_val),
+        "seconds_train_call": wall,
+    }
+
+
+def _device(args: argparse.Namespace) -> str:
+    if args.accelerator == "gpu" and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return platform.processor() or platform.machine() or "cpu"
 
 
 def main() -> None:
@@ -127,9 +285,25 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 20 cpu recipe, 3 full on CPU, 50 on GPU)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed first steps (default 2, 1 for full on CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="recipe override, as jointsed train --set (repeatable)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke check: 2 steps + 1 warm-up of the CPU recipes, nothing saved")
+    parser.add_argument("--epoch", action="store_true",
+                        help="time whole epochs with validation on a DESED-size random set instead of steps")
+    parser.add_argument("--epochs", type=int, default=2, help="--epoch: epochs (the last is reported; default 2)")
+    parser.add_argument("--epoch-scale", type=float, default=1.0,
+                        help="--epoch: fraction of the DESED sizes (default 1.0: 18,035 training clips)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="PREFIX",
+                        help="also write cProfile + torch.profiler tables to PREFIX_<system>_<recipe>.txt")
     parser.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/results/...)")
     args = parser.parse_args()
+    if args.quick:
+        args.recipes, args.steps, args.warmup = ("cpu" if args.recipes == "cpu,full" else args.recipes), 2, 1
+        if args.epoch:
+            args.epochs, args.epoch_scale = 1, min(args.epoch_scale, 0.002)
 
+    load_before = os.getloadavg()
     rows = []
     for system in args.systems.split(","):
         for size in args.recipes.split(","):
@@ -139,25 +313,44 @@ def main() -> None:
                 run_args.steps = 50 if gpu else (20 if size == "cpu" else 3)
             if run_args.warmup is None:
                 run_args.warmup = 5 if gpu else (2 if size == "cpu" else 1)
+            if args.epoch:
+                row = measure_epoch(system, size, run_args)
+                rows.append(row)
+                print(f"{system:16s} {size:5s} epoch {row['last_epoch_seconds']:8.2f} s (validation "
+                      f"{row['last_validation_seconds']:.2f} s)  {row['training_clips_per_second_last_epoch']:9.1f} "
+                      "training clips/s", flush=True)
+                continue
             row = measure(system, size, run_args)
             rows.append(row)
             print(f"{system:16s} {size:5s} batch {row['batch_size']:3d}  {row['seconds_per_step']:8.3f} s/step  "
                   f"{row['clips_per_second']:9.1f} clips/s", flush=True)
+    load_after = os.getloadavg()
 
-    device = torch.cuda.get_device_name(0) if args.accelerator == "gpu" else f"{platform.processor() or 'cpu'}"
+    device = _device(args)
     print()
     print(f"training throughput on {device} ({args.accelerator}, precision {args.precision}, "
-          f"torch threads {torch.get_num_threads()})")
-    print(f"{'system':16s} {'recipe':6s} {'batch':>5s} {'s/step':>9s} {'clips/s':>9s}")
-    for r in rows:
-        print(f"{r['system']:16s} {r['recipe']:6s} {r['batch_size']:5d} {r['seconds_per_step']:9.3f} "
-              f"{r['clips_per_second']:9.1f}")
-    out = args.out or REPO / "benchmarks" / "results" / f"train_throughput_{args.accelerator}.json"
+          f"torch threads {torch.get_num_threads()}); load average before {load_before[0]:.2f}, "
+          f"after {load_after[0]:.2f} on {os.cpu_count()} CPU cores")
+    if not args.epoch:
+        print(f"{'system':16s} {'recipe':6s} {'batch':>5s} {'s/step':>9s} {'clips/s':>9s}")
+        for r in rows:
+            print(f"{r['system']:16s} {r['recipe']:6s} {r['batch_size']:5d} {r['seconds_per_step']:9.3f} "
+                  f"{r['clips_per_second']:9.1f}")
+    if args.quick and args.out is None:
+        print("--quick: nothing saved")
+        return
+    kind = "epoch" if args.epoch else "train_throughput"
+    out = args.out or REPO / "benchmarks" / "results" / f"{kind}_{args.accelerator}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "device": device, "accelerator": args.accelerator, "precision": args.precision,
-        "on_accelerator": args.on_accelerator, "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "cpu_count": __import__("os").cpu_count(), "results": rows,
+        "on_accelerator": args.on_accelerator, "torch": torch.__version__,
+        "cuda": torch.version.cuda if args.accelerator == "gpu" else None,
+        "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "load_average_before": list(load_before), "load_average_after": list(load_after),
+        "results": rows,
     })
     print(f"saved {out}")
 
