@@ -37,6 +37,8 @@ TINY_JOINT = [
     "trainer.num_threads=1",
     "model.teacher.width=0.25",
     "model.student.channels=[8,8,8]",
+    # pinned (the recipe's batch settings may change): union batches of 8 per process
+    "batch.mode=union",
     "batch.batch_size=8",
     "trainer.max_epochs=1",
     "joint.distillation.teacher_epochs=1",
