@@ -220,3 +220,18 @@ def test_demo_record_paths_are_relative_and_a_copy_uses_its_own_run(tmp_path):
     state = {"train": {"model_run": str((original / "run").resolve())}}
     assert _find_model_run(copy / "run", state).resolve() == (copy / "run").resolve()
     assert _find_model_run(copy / "run", {"train": {"model_run": "run"}}).resolve() == (copy / "run").resolve()
+
+
+def test_an_output_file_may_be_rewritten_through_a_relative_path(tmp_path, monkeypatch):
+    """``jointsed tune RUN`` a second time rewrites RUN/postprocess.json: an existing output file
+    given by a relative path was taken for 'a file, not a folder' (the check compared a relative
+    path with an absolute one)."""
+    from jointsed.utils.outputs import OutputError, check_output_file, check_writable
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "postprocess.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    check_writable(Path("run") / "postprocess.json", flag="RUN_DIR")
+    check_output_file(Path("run") / "postprocess.json")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        check_writable(Path("run") / "postprocess.json" / "x.json")

@@ -442,6 +442,7 @@ def _fit(
     result = TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
     if trainer.is_global_zero and trainer.current_epoch >= epochs:
         info: dict[str, Any] = {"phase": phase, "epochs": epochs, "seconds_last_session": round(time.perf_counter() - started, 1),
+                                "clip_presentations": system.clips_seen * trainer.world_size,
                                 "best_checkpoint": "checkpoints/best.ckpt" if result.best_checkpoint else None}
         if init_checkpoint is not None:
             info.update(init_checkpoint=str(init_checkpoint), init_weights_sha256=init_sha)
@@ -933,8 +934,8 @@ def train(
                 t_result = _run_phase("frame teacher", t_config, run_dir / FRAME_TEACHER_DIR, resume=resume,
                                       force=force, echo=progress, **common)
                 teacher_summary = check_frame_teacher(t_result, dist.min_teacher_gain)
-                if progress:
-                    print(teacher_summary)
+                if _is_global_zero():
+                    print(teacher_summary, flush=True)
                 t_path = _model_checkpoint(t_result.run_dir)
                 if t_path is None:  # pragma: no cover - a finished run has checkpoints
                     raise TrainingError(f"{t_result.run_dir}: the frame teacher has no checkpoint")
@@ -986,7 +987,7 @@ def train(
         if _is_global_zero():
             atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
         published = better_stage(stages)
-        if progress:
+        if _is_global_zero():
             print(f"published {published} (best validation {config.validation.monitor}: "
                   + ", ".join(f"{n} {r.metrics.get('best_score') or 0:.3f}" for n, r in stages.items()) + ")")
         return _publish_final_stage(run_dir, stages[published], stages)

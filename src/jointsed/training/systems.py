@@ -95,6 +95,8 @@ class SEDSystem(pl.LightningModule):
         self._train_clips: list[tuple[Tensor, Tensor]] = []
         #: validation metrics of the initial (untrained) weights, set by the engine before fitting
         self.untrained_metrics: Optional[dict[str, Any]] = None
+        #: training clips seen by this process (the run's budget; kept in checkpoints for --resume)
+        self.clips_seen = 0
 
     # ----- normalisation / inference -------------------------------------------------------
     def set_feature_statistics(self, mean: Tensor, std: Tensor) -> None:
@@ -123,6 +125,9 @@ class SEDSystem(pl.LightningModule):
         return params
 
     # ----- randomness: a pure function of (seed, epoch, batch, rank) ------------------------
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.clips_seen += int(batch["features"].shape[0])
+
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # Re-seeding per batch makes noise, dropout and mixup depend only on where we are in
         # training, so a run resumed from a checkpoint continues exactly like an uninterrupted one.
@@ -306,11 +311,13 @@ class SEDSystem(pl.LightningModule):
             "config": to_dict(self.config),
             "meta": self.meta,
             "history": self.history,
+            "clips_seen": self.clips_seen,
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         block = checkpoint.get("jointsed") or {}
         self.history = list(block.get("history", []))
+        self.clips_seen = int(block.get("clips_seen", 0))
 
 
 class GuidedLearningSystem(SEDSystem):
@@ -488,6 +495,7 @@ class MeanTeacherSystem(SEDSystem):
         return total
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        super().on_train_batch_end(outputs, batch, batch_idx)
         update_ema(self.ema_teacher, self.student, self.config.mean_teacher.ema_decay, self.global_step)
 
     def predict_scores(self, features: Tensor) -> tuple[Tensor, Tensor]:

@@ -43,7 +43,7 @@ def check_writable(path: str | os.PathLike, flag: str = "--out") -> None:
     its nearest existing ancestor must be a writable folder."""
     path = Path(path)
     anchor = _nearest_existing(path.parent if not path.exists() else path)
-    if anchor.is_file() and anchor != path:
+    if anchor.is_file() and anchor.resolve() != path.resolve():
         raise OutputError(f"{flag} {path}: {anchor} is a file, not a folder")
     folder = anchor if anchor.is_dir() else anchor.parent
     if not os.access(folder, os.W_OK | os.X_OK):
