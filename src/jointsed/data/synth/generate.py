@@ -77,6 +77,9 @@ SPLITS: tuple[SplitSpec, ...] = (
     SplitSpec("public_eval", "audio/eval/public", 5),
 )
 SPLIT_BY_NAME = {s.name: s for s in SPLITS}
+#: the held-out eval split's tables (relative to the dataset root; DESED's names)
+EVAL_TSV = "metadata/eval/public.tsv"
+EVAL_DURATIONS_TSV = "metadata/eval/public_durations.tsv"
 SAMPLE_SUBTYPE = "PCM_16"
 
 
@@ -277,8 +280,7 @@ def _write_metadata(root: Path, tasks: dict[str, list[ClipTask]], config: SynthC
                                        meta / "train" / "synthetic_durations.tsv"),
                                       ("validation", meta / "validation" / "validation.tsv",
                                        meta / "validation" / "validation_durations.tsv"),
-                                      ("public_eval", meta / "eval" / "public.tsv",
-                                       meta / "eval" / "public_durations.tsv")):
+                                      ("public_eval", root / EVAL_TSV, root / EVAL_DURATIONS_TSV)):
         if split == "public_eval" and not tasks[split]:
             continue
         events = [e for t in tasks[split] for e in task_events(t, sr)]

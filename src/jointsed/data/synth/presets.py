@@ -4,7 +4,10 @@
 preset     weak   synthetic  unlabelled  validation  meant for
 =========  =====  =========  ==========  ==========  =====================================
 tiny       6      6          6           6           tests (seconds); also 6 eval clips
-demo       64     72         64          128         trying the toolkit: CPU training in minutes
+demo       100    600        100         128         trying the toolkit: CPU training in minutes;
+                                                     200 held-out eval clips
+                                                     (strong-heavy: the strongly labelled clips
+                                                     are what a detector learns from fastest)
 proxy      500    500        1000        1168        the full real validation layout and a
                                                      held-out test set on the real public-eval
                                                      layout (692 clips, ``n_eval``)
@@ -80,7 +83,7 @@ class SynthConfig:
 
 PRESETS: dict[str, SynthConfig] = {
     "tiny": SynthConfig(n_weak=6, n_synthetic=6, n_unlabelled=6, n_validation=6, n_eval=6),
-    "demo": SynthConfig(n_weak=64, n_synthetic=72, n_unlabelled=64, n_validation=128),
+    "demo": SynthConfig(n_weak=100, n_synthetic=600, n_unlabelled=100, n_validation=128, n_eval=200),
     "proxy": SynthConfig(n_weak=500, n_synthetic=500, n_unlabelled=1000, n_validation=N_REAL_VALIDATION,
                          n_eval=N_REAL_PUBLIC_EVAL),
 }
