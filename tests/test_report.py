@@ -377,3 +377,21 @@ def test_frame_confusion_counts():
     # A: 25 frames right, 25 confused with B; B: 50 missed; none: 20 inserted B, 30 empty frames
     np.testing.assert_array_equal(conf.counts, [[25, 25, 0], [0, 0, 50], [0, 20, 30]])
     np.testing.assert_allclose(conf.normalized().sum(axis=1), 1.0)
+
+
+def test_log_scale_tick_labels_are_plain_text(fake_run):
+    """The report draws with math text off (class names may hold "$"); the learning-rate panel's
+    log axis then printed its default labels raw ("$\\mathdefault{10^{-3}}$")."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from jointsed.report.plots import training_curves_figure
+
+    logs, _ = read_training_logs(fake_run)
+    with matplotlib.rc_context({"text.parse_math": False}):
+        figure = training_curves_figure(logs)
+        FigureCanvasAgg(figure).draw()
+        log_axes = [ax for ax in figure.axes if ax.get_yscale() == "log"]
+        assert log_axes
+        labels = [t.get_text() for ax in log_axes for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels()]
+    assert any(labels) and not any("$" in label or "mathdefault" in label for label in labels), labels

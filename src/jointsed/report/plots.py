@@ -11,6 +11,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
 from jointsed.report.analysis import PSDROC, EventCounts, FrameConfusion
 from jointsed.report.training_logs import GROUPS, TrainingLog, curve_group, display_name
@@ -119,10 +120,13 @@ def training_curves_figure(logs: Sequence[TrainingLog], best_epoch: int | None =
         _style(ax)
         values = np.concatenate([log.curves[n].dropna().to_numpy() for log in logs for n in names
                                  if n in log.curves.columns] or [np.zeros(0)])
-        if group == "learning_rate" and values.size and values.min() > 0:
+        if (group == "learning_rate" and values.size and values.min() > 0) or (
+                group == "losses" and values.size and values.min() > 0 and values.max() / values.min() > 100):
             ax.set_yscale("log")
-        elif group == "losses" and values.size and values.min() > 0 and values.max() / values.min() > 100:
-            ax.set_yscale("log")
+            # plain tick labels: the report draws with math text off (class names may hold "$"),
+            # and the default log labels are math text ("$\\mathdefault{10^{-3}}$")
+            for axis_ticks in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+                axis_ticks(FuncFormatter(lambda value, _: f"{value:g}"))
         elif group == "validation" and values.size and values.min() >= 0 and values.max() <= 1:
             ax.set_ylim(0, 1.02)
         ax.xaxis.get_major_locator().set_params(integer=True)
