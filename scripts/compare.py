@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at a time")
     parser.add_argument("--json", type=Path, help="results file (default OUT/compare.json)")
+    parser.add_argument("--note", default="", help="what this comparison is (kept in the JSON)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     data = args.out / "data"
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        "preset": args.preset, "synth_args": args.synth, "recipes": args.recipes, "device": args.device,
+        "note": args.note, "preset": args.preset, "synth_args": args.synth, "recipes": args.recipes, "device": args.device,
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "jobs": args.jobs,
                     "threads_per_job": threads},
         "held_out_split": "public_eval (DESED public-evaluation layouts; post-processing tuned on validation)",
