@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import matplotlib
 from tqdm.auto import tqdm
@@ -103,6 +103,15 @@ def _find_audio(audio_dir: Path | None, clip_id: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _frame_thresholds(metrics: Mapping[str, Any], classes: Sequence[str]) -> Optional[list[float]]:
+    """The per-class frame thresholds the evaluation post-processed with (None if not recorded)."""
+    params = (metrics.get("postprocess") or {}).get("params") or {}
+    values, names = params.get("frame_threshold"), params.get("classes")
+    if not isinstance(values, list) or names != list(classes) or len(values) != len(classes):
+        return None
+    return [float(v) for v in values]
 
 
 def _safe_name(text: str) -> str:
@@ -384,6 +393,7 @@ def _clips_section(evaluation: EvalFolder, reference: Reference, detections, col
             key, logmel, reference.events[key], detections.get(key, []), evaluation.frame_scores[key],
             evaluation.classes, colors, evaluation.frame_hop, f_max_hz=config.f_max_hz if config else None,
             logmel_hop=config.frame_hop if config else None, note=note,
+            frame_thresholds=_frame_thresholds(evaluation.metrics, evaluation.classes),
         )
         src = writer.save(fig, f"clip_{index:02d}_{_safe_name(key)}.png")
         labels = sorted({label for _, _, label in reference.events[key]}, key=evaluation.classes.index)

@@ -215,6 +215,7 @@ def clip_figure(
     logmel_hop: float | None = None,
     note: str | None = None,
     score_floor: float = 0.2,
+    frame_thresholds: Sequence[float] | None = None,
 ) -> Figure:
     """Log-mel spectrogram, ground-truth and predicted events (one row per class) and the frame
     scores of one clip, on a shared time axis.
@@ -226,6 +227,9 @@ def clip_figure(
         frame_scores: ``(T, C)`` probabilities, frame ``t`` covering ``[t, t+1) * frame_hop``.
         score_floor: classes whose score never reaches it (and that are in neither event list)
             are left out of the score panel, to keep it readable.
+        frame_thresholds: the post-processing's frame threshold per class (tuned ones differ
+            per class): drawn as short ticks in each plotted class's colour at the right edge;
+            ``None`` draws one dotted line at 0.5 (Lin's default).
     """
     n_frames = frame_scores.shape[0]
     duration = n_frames * frame_hop
@@ -271,7 +275,13 @@ def clip_figure(
                 ax_scores.plot(times, frame_scores[:, i], color=colors[c], linewidth=0.9, linestyle="--",
                                alpha=0.75, label=c)
             plotted = True
-    ax_scores.axhline(0.5, color="#999999", linestyle=":", linewidth=0.8)
+            if frame_thresholds is not None:
+                ax_scores.axhline(frame_thresholds[i], xmin=0.97, xmax=1.0, color=colors[c], linewidth=2.5)
+    if frame_thresholds is None:
+        ax_scores.axhline(0.5, color="#999999", linestyle=":", linewidth=0.8)
+    else:
+        ax_scores.text(1.0, -0.16, "ticks at the right: frame thresholds", transform=ax_scores.transAxes,
+                       ha="right", va="top", fontsize=FONT_SIZE - 2, color="#666666")
     ax_scores.set_ylim(-0.02, 1.02)
     ax_scores.set_xlim(0, duration)
     ax_scores.set_ylabel("frame score", fontsize=FONT_SIZE)
