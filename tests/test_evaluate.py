@@ -202,3 +202,38 @@ def test_overlapping_same_class_events_are_merged(tmp_path):
     assert results["event_based"]["macro_f1"] == pytest.approx(1.0)
     assert results["intersection"]["macro_f1"] == pytest.approx(1.0)
     assert results["psds1"]["value"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("onset_shift,hit", [(0.19, True), (-0.19, True), (0.21, False), (-0.21, False)])
+def test_event_collar_is_200_ms_on_onsets(dataset, onset_shift, hit):
+    """The official event-based setting (t_collar 0.2 s), checked without ../shared: an onset
+    0.19 s off still matches, 0.21 s off does not (a 0.25 s collar would pass both)."""
+    gt, durations = dataset
+    detections = [Event(e.filename, e.onset, e.offset, e.event_label) for e in TRUTH]
+    shifted = Event("a.wav", 3.0 + onset_shift, 6.5, "Speech")  # a 3.5 s Speech event
+    detections[1] = shifted
+    results = evaluate_run(gt, durations, events=detections, classes=CLASSES)
+    speech = results["event_based"]["per_class"]["Speech"]
+    assert speech["n_ref"] == 2 and speech["n_sys"] == 2
+    assert speech["f1"] == pytest.approx(1.0 if hit else 0.5)
+
+
+@pytest.mark.parametrize("index,detection,hit", [
+    (4, Event("c.wav", 0.0, 8.1, "Speech"), True),   # 10 s event: offset collar 2 s
+    (4, Event("c.wav", 0.0, 7.9, "Speech"), False),
+    (0, Event("a.wav", 0.5, 2.29, "Dog"), True),     # 1.5 s event: offset collar 0.3 s
+    (0, Event("a.wav", 0.5, 2.31, "Dog"), False),
+    (5, Event("c.wav", 2.2, 2.99, "Cat"), True),     # 0.6 s event: offset collar 0.2 s
+    (5, Event("c.wav", 2.2, 3.01, "Cat"), False),
+])
+def test_event_offset_collar_is_20_percent_of_the_event(dataset, index, detection, hit):
+    """Offsets match within max(0.2 s, 20 % of the reference event's length) (sed_eval's
+    percentage_of_length 0.2)."""
+    gt, durations = dataset
+    detections = [Event(e.filename, e.onset, e.offset, e.event_label) for e in TRUTH]
+    detections[index] = detection
+    results = evaluate_run(gt, durations, events=detections, classes=CLASSES)
+    per_class = results["event_based"]["per_class"][detection.event_label]
+    n_ref = sum(e.event_label == detection.event_label for e in TRUTH)
+    expected = 1.0 if hit else 2 * (n_ref - 1) / (2 * n_ref)
+    assert per_class["f1"] == pytest.approx(expected)

@@ -279,3 +279,19 @@ def test_few_steps_reduce_supervised_loss(name):
         loss.backward()
         optimiser.step()
     assert loss_fn().item() < first.item()
+
+
+def test_linear_softmax_pooling_is_sum_of_squares_over_sum():
+    """clip_c = sum_t p_ct^2 / sum_t p_ct (Wang, Li & Metze 2019): louder frames weigh more, a clip
+    is never scored above its loudest frame nor below its mean."""
+    from jointsed.models.pooling import LinearSoftmaxPooling
+
+    torch.manual_seed(0)
+    head = LinearSoftmaxPooling(feature_dim=6, n_classes=3)
+    x = torch.randn(2, 40, 6)
+    out = head(x)
+    p = torch.sigmoid(x @ head.strong.weight.t() + head.strong.bias)
+    torch.testing.assert_close(out.frame_probs, p)
+    torch.testing.assert_close(out.clip_probs, (p * p).sum(1) / p.sum(1), rtol=1e-5, atol=1e-6)
+    assert (out.clip_probs <= p.max(1).values + 1e-6).all() and (out.clip_probs >= p.mean(1) - 1e-6).all()
+    assert out.clip_logits is None

@@ -237,3 +237,21 @@ def test_postprocess_frame_scores():
     scores = postprocess_frame_scores(np.array([0.2, 0.8]), frames, params)
     assert (scores[:, 0] == 0).all()
     np.testing.assert_array_equal(scores[:, 1], _reference_median(frames[:, 1], 7))
+
+
+def test_the_second_binary_median_filter_removes_blips_and_fills_holes():
+    """Step 4 of the pipeline (median filter of the binary activity): dropping it left every
+    other post-processing test green. With w = 3 and theta = 0.5, the first (score) median
+    filter leaves a one-frame blip in the first row and a one-frame hole in the second; the
+    binary filter removes the blip and fills the hole."""
+    params = PostProcessingParams(classes=["a", "b"], tag_threshold=[0.5, 0.5], frame_threshold=[0.5, 0.5],
+                                  median_window=[3, 3], min_duration=[0.0, 0.0], max_gap=[0.0, 0.0])
+    frames = np.array([[0.0, 0.0, 0.6, 0.4, 0.6, 0.0, 0.0],
+                       [0.6, 0.6, 0.4, 0.6, 0.4, 0.6, 0.6]]).T
+    smoothed = median_filter_rows(frames.T, 3)
+    assert (smoothed[0] >= 0.5).sum() == 1 and (smoothed[1] >= 0.5).tolist() == [1, 1, 1, 0, 1, 1, 1]
+    active = binarize(np.array([1.0, 1.0]), frames, params, frame_hop=0.1)
+    assert not active[:, 0].any()  # the blip is gone
+    assert active[:, 1].all()  # the hole is filled: one event, not two
+    events = frames_to_events(active, "clip.wav", 0.1, ["a", "b"])
+    assert [(e.event_label, e.onset, round(e.offset, 9)) for e in events] == [("b", 0.0, 0.7)]

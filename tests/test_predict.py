@@ -52,8 +52,27 @@ def test_long_stereo_44k_file(gl_model, tmp_path):
     for e in pred.events:
         assert 0.0 <= e.onset < e.offset <= 35.0 + 1e-9
         assert e.filename == "long.wav"
-    # windows overlap: the stitched scores are the average, so they stay within the window scores' range
     assert pred.frame_hop == pytest.approx(0.02)
+
+
+def test_windows_are_joined_by_averaging_frames_and_taking_the_clip_maximum(gl_model):
+    """Long files are scored in overlapping windows: a frame covered by several windows gets the
+    mean of their scores, a class's clip score is its maximum over the windows (a mean would hide
+    an event heard in one window only)."""
+    detector = Detector.from_checkpoint(gl_model)
+    window, hop = detector.window, detector.window_hop
+    assert hop == window // 2
+    starts = [0, hop, 2 * hop]
+    n_frames = 2 * hop + window
+    rng = np.random.default_rng(0)
+    clip = rng.random((3, 4))
+    frame = np.stack([np.full((window, 4), value) for value in (0.2, 0.6, 0.9)])
+    joined_clip, joined = detector._stitch(starts, n_frames, n_frames, clip, frame)
+    np.testing.assert_allclose(joined_clip, clip.max(axis=0))
+    np.testing.assert_allclose(joined[:hop], 0.2, rtol=1e-6)            # window 0 only
+    np.testing.assert_allclose(joined[hop:window], 0.4, rtol=1e-6)      # windows 0 and 1
+    np.testing.assert_allclose(joined[window:window + hop], 0.75, rtol=1e-6)  # windows 1 and 2
+    np.testing.assert_allclose(joined[window + hop:], 0.9, rtol=1e-6)   # window 2 only
 
 
 def test_short_file_is_padded_like_training(gl_model, tmp_path):
