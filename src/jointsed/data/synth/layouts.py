@@ -81,36 +81,29 @@ def _resource(name: str):
 
 
 @functools.lru_cache(maxsize=None)
+def _bundled_layouts(table_name: str) -> tuple[ClipLayout, ...]:
+    """The clips of a bundled strong-label table (file order), with their events."""
+    with resources.as_file(_resource(table_name)) as path:
+        table = read_strong_tsv(path)
+    return tuple(
+        ClipLayout(name, tuple(LayoutEvent(e.event_label, e.onset, e.offset) for e in events))
+        for name, events in table.by_file().items()
+    )
+
+
 def real_validation_layouts() -> tuple[ClipLayout, ...]:
     """The 1,168 clips of DESED's validation set (file order), with their events."""
-    with resources.as_file(_resource("validation.tsv")) as path:
-        table = read_strong_tsv(path)
-    return tuple(
-        ClipLayout(name, tuple(LayoutEvent(e.event_label, e.onset, e.offset) for e in events))
-        for name, events in table.by_file().items()
-    )
+    return _bundled_layouts("validation.tsv")
 
 
-@functools.lru_cache(maxsize=None)
 def real_public_eval_layouts() -> tuple[ClipLayout, ...]:
     """The 692 clips of DESED's public evaluation set (file order), with their events."""
-    with resources.as_file(_resource("public_eval.tsv")) as path:
-        table = read_strong_tsv(path)
-    return tuple(
-        ClipLayout(name, tuple(LayoutEvent(e.event_label, e.onset, e.offset) for e in events))
-        for name, events in table.by_file().items()
-    )
+    return _bundled_layouts("public_eval.tsv")
 
 
-@functools.lru_cache(maxsize=None)
 def real_synthetic_layouts() -> tuple[ClipLayout, ...]:
     """The 2,045 DCASE 2019 synthetic training clips (file order), with their events."""
-    with resources.as_file(_resource("synthetic2019.tsv")) as path:
-        table = read_strong_tsv(path)
-    return tuple(
-        ClipLayout(name, tuple(LayoutEvent(e.event_label, e.onset, e.offset) for e in events))
-        for name, events in table.by_file().items()
-    )
+    return _bundled_layouts("synthetic2019.tsv")
 
 
 @functools.lru_cache(maxsize=None)
