@@ -15,6 +15,7 @@ Prints a table and saves JSON to benchmarks/results/evaluate_speed.json.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from jointsed.data.label_encoder import LabelEncoder
 from jointsed.evaluate import evaluate_run, load_reference, write_frame_scores
 from jointsed.evaluate.io import detections_to_events
 from jointsed.utils.atomic import atomic_write_json
+from provenance import provenance
 
 DEFAULT_REFERENCE = Path("/work/shared/reference_outputs/dcase2021_baseline_student")
 RESULTS = Path(__file__).resolve().parent / "results" / "evaluate_speed.json"
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()
     if not args.reference.is_dir():
         print(f"reference outputs {args.reference} not found", file=sys.stderr)
         return 1
@@ -104,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
     atomic_write_json(RESULTS, {
         "benchmark": "evaluate_speed",
-        "machine": {"python": platform.python_version(), "processor": platform.processor(),
-                    "platform": platform.platform()},
+        **provenance(load_before, argv),
+        "processor": platform.processor(),
         "repeats": args.repeats,
         "median_seconds": table,
         "all_runs": {"baseline_outputs": runs, "frame_scores": score_runs},

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -25,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import torch
 
 from jointsed.audio import FeatureCache, FeatureConfig
 from jointsed.utils.atomic import atomic_write_json
+from provenance import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results" / "feature_cache.json"
 
@@ -84,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="cold builds per worker count (median reported)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()
 
     config = FeatureConfig()
     tmp = Path(tempfile.mkdtemp(prefix="jointsed-bench-"))
@@ -149,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "config_hash": config.config_hash(),
         "entry_bytes": entry_bytes,
         "clip_generation_seconds": round(gen_s, 2),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-                    "platform": platform.platform()},
+        **provenance(load_before, argv),
         "rows": rows,
         "storage": storage,
         "target": ">= 500x real time with 2 workers",

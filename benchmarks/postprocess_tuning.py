@@ -11,8 +11,7 @@ benchmarks/results/postprocess_tuning.json.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
+import os
 import time
 from importlib import resources
 from pathlib import Path
@@ -24,6 +23,8 @@ from jointsed.data.annotations import read_strong_tsv
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.data.label_encoder import LabelEncoder
 from jointsed.postprocess import TuningGrid, lin_default_params, lin_median_windows, tune_event_specific
+from jointsed.utils.atomic import atomic_write_json
+from provenance import provenance
 
 HOP = 0.02
 
@@ -32,6 +33,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--psds1", action="store_true", help="also time the PSDS1 objective (slow)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     classes = list(DESED_CLASSES)
     package = resources.files("jointsed") / "resources"
     with resources.as_file(package / "validation.tsv") as gt_path, \
@@ -65,8 +67,7 @@ def main() -> int:
               f"{r['default']:8.4f} {r['tuned']:8.4f}")
     out = Path(__file__).resolve().parent / "results" / "postprocess_tuning.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"machine": {"python": platform.python_version(), "platform": platform.platform()},
-                               "results": rows}, indent=2) + "\n")
+    atomic_write_json(out, {**provenance(load_before), "results": rows})
     print(f"saved {out}")
     return 0
 

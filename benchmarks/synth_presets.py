@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -20,6 +19,7 @@ import numpy as np
 
 from jointsed.data.synth import FOREGROUND_GENERATORS, background, synthesize_dataset
 from jointsed.utils.atomic import atomic_write_json
+from provenance import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results" / "synth_presets.json"
 
@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--proxy", action="store_true", help="also time the proxy preset (a few minutes)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: synth's choice)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
 
     generators = time_generators()
     rows = [time_preset(p, args.workers) for p in ["tiny", "demo"] + (["proxy"] if args.proxy else [])]
@@ -79,8 +80,7 @@ def main() -> None:
         print(f"{r['preset']:<8}{r['total_clips']:>7}{r['events']:>8}{r['workers']:>9}{r['seconds']:>9.1f}"
               f"{r['clips_per_s']:>9.1f}{r['audio_x_realtime']:>12.0f}{r['dataset_MB']:>8.1f}")
     atomic_write_json(RESULTS, {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
+        **provenance(load_before),
         "generators_ms_per_audio_second": {k: round(v, 3) for k, v in generators.items()},
         "presets": rows,
     })

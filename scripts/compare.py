@@ -120,9 +120,9 @@ def budget(finished: dict, run: Path) -> dict:
     phases = {}
     for folder in sorted({run, *run.glob("*/")}):
         info_file = folder / "finished.json"
-        if folder != run and info_file.is_file():
-            info = json.loads(info_file.read_text())
-            phases[folder.name] = info
+        info = json.loads(info_file.read_text()) if info_file.is_file() else {}
+        if "epochs" in info:  # a trained phase (a two-stage run's own finished.json only sums up)
+            phases["run" if folder == run else folder.name] = info
     if not phases:
         phases["run"] = finished
     total = {"epochs": 0, "clip_presentations": 0, "seconds": 0.0}
