@@ -62,12 +62,12 @@ from jointsed.postprocess.apply import binarize, frames_to_events
 from jointsed.postprocess.params import PostProcessingParams
 # the one owner of reading checkpoints safely (weights_only, clear errors); CheckpointError is re-exported
 from jointsed.runs.checkpoint import CheckpointError, read_checkpoint
+from jointsed.runs.layout import BEST_CHECKPOINT, LAST_CHECKPOINT, POSTPROCESS_FILE, model_checkpoint
 from jointsed.runs.predictor import Predictor, PredictorError
 
 if TYPE_CHECKING:  # Lightning is imported only by system_from_checkpoint
     from jointsed.training.systems import SEDSystem
 
-POSTPROCESS_FILE = "postprocess.json"
 
 
 
@@ -102,11 +102,11 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     if path.is_file():
         return path
     if path.is_dir():
-        for candidate in (path / "checkpoints" / "best.ckpt", path / "checkpoints" / "last.ckpt",
-                          path / "best.ckpt", path / "last.ckpt"):
-            if candidate.is_file():
+        # a run folder, or its checkpoints/ folder itself
+        for candidate in (model_checkpoint(path), path / BEST_CHECKPOINT, path / LAST_CHECKPOINT):
+            if candidate is not None and candidate.is_file():
                 return candidate
-        raise CheckpointError(f"{path}: no checkpoints/best.ckpt or checkpoints/last.ckpt in this folder")
+        raise CheckpointError(f"{path}: no checkpoints/{BEST_CHECKPOINT} or checkpoints/{LAST_CHECKPOINT} in this folder")
     raise CheckpointError(f"{path}: checkpoint or run folder not found")
 
 

@@ -60,6 +60,7 @@ from jointsed.errors import JointsedError
 from jointsed.postprocess.apply import postprocess_frame_scores, postprocess_scores
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.postprocess.tuning import TuningGrid, TuningResult, tune_event_specific
+from jointsed.runs.layout import CONFIG_FILE, FINISHED_FILE, HARDWARE_KEYS, METRICS_FILE, POSTPROCESS_FILE, last_checkpoint
 from jointsed.utils.atomic import atomic_dir, atomic_write_json
 
 PathLike = str | os.PathLike
@@ -71,7 +72,6 @@ SCORES_INFO_FILE = "info.json"
 SCORES_DURATIONS_FILE = "durations.tsv"  # written when the split has no durations table
 SCORES_FORMAT = "jointsed.workflow.raw_scores/1"
 EVAL_DIR = "eval"  # RUN_DIR/eval/<split>/: the evaluation folder of the report
-POSTPROCESS_FILE = "postprocess.json"
 
 #: splits named in a recipe's ``data`` section: (tsv key, audio key, durations key or None)
 CONFIG_SPLITS: dict[str, tuple[str, str, Optional[str]]] = {
@@ -786,16 +786,13 @@ def _dataset_complete(data_root: Path, preset: str, seed: int) -> Optional[str]:
     return None
 
 
-#: trainer settings that choose the hardware, not the model: a run trained on another device
-#: is still the same run
-_HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "progress_bar", "num_threads")
 
 
 def _training_key(config_dict: Mapping[str, Any]) -> Any:
     import yaml
 
     data = yaml.safe_load(yaml.safe_dump(dict(config_dict), sort_keys=True))  # tuples -> lists
-    for key in _HARDWARE_KEYS:
+    for key in HARDWARE_KEYS:
         data.get("trainer", {}).pop(key, None)
     data.pop("name", None)
     return data
@@ -813,7 +810,7 @@ def _same_training(run_dir: Path, config: Any, record: Mapping[str, Any], recipe
                    overrides: Sequence[str]) -> Optional[bool]:
     """Whether ``run_dir`` holds (part of) a run of this recipe: compared on its saved
     ``config.yaml`` (hardware settings aside), else on the demo's record; ``None``: unknown."""
-    saved = run_dir / "config.yaml"
+    saved = run_dir / CONFIG_FILE
     if saved.is_file():
         from jointsed.config import load_yaml
 
@@ -827,10 +824,10 @@ def _training_finished(run_dir: Path, record: Mapping[str, Any]) -> bool:
     """Whether the training in ``run_dir`` is complete: the demo recorded it, or the engine
     marked it (``finished.json`` of a plain run; a two-stage run's ``metrics.json`` is written
     only once its last stage is published, with a ``stages`` entry)."""
-    metrics_file = run_dir / "metrics.json"
+    metrics_file = run_dir / METRICS_FILE
     if not metrics_file.is_file():
         return False
-    if record.get("finished") or (run_dir / "finished.json").is_file():
+    if record.get("finished") or (run_dir / FINISHED_FILE).is_file():
         return True
     try:
         return "stages" in json.loads(metrics_file.read_text(encoding="utf-8"))
@@ -967,7 +964,7 @@ def run_demo(
             raise WorkflowError(f"{run_dir} holds {what}; use --force to retrain, or choose another --out")
         finished = _training_finished(run_dir, record)
         # an interrupted run continues; the joint phases are resumed or reused by the engine
-        resume = not finished and (_is_multi_phase(config) or (run_dir / "checkpoints" / "last.ckpt").is_file())
+        resume = not finished and (_is_multi_phase(config) or last_checkpoint(run_dir).is_file())
     else:
         finished = False
         if run_dir.exists():

@@ -107,11 +107,12 @@ def _check_data_root(data_root: Path, config) -> None:
 
 def _check_out(out: Path) -> None:
     """The run folder: a folder (or a new one) where we may write, checked before any data loads."""
+    from jointsed.runs.layout import CONFIG_FILE
     from jointsed.utils.outputs import OutputError, check_writable
 
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out}: is a file; give a run folder")
-    check_writable(out / "config.yaml")
+    check_writable(out / CONFIG_FILE)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -57,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
         check_output_file(args.out, [p for p in (args.tsv, args.durations, args.grid) if p is not None])
     else:
+        from jointsed.runs.layout import POSTPROCESS_FILE
         from jointsed.utils.outputs import check_writable
         from jointsed.workflow import run_dir_of
 
-        check_writable(run_dir_of(args.run_dir) / "postprocess.json", flag="RUN_DIR")
+        check_writable(run_dir_of(args.run_dir) / POSTPROCESS_FILE, flag="RUN_DIR")
     grid = None
     if args.grid is not None:
         from jointsed.config import ConfigError, from_dict, load_yaml

@@ -25,6 +25,7 @@ from jointsed import __version__
 from jointsed.audio.features import FeatureConfig, waveform_to_logmel
 from jointsed.audio.io import AudioError, load_audio
 from jointsed.config import ConfigError, from_dict
+from jointsed.runs.layout import METRICS_FILE
 from jointsed.data.annotations import AUDIO_EXTENSIONS
 from jointsed.evaluate.intersection import PSDS1, PSDS2
 from jointsed.evaluate.io import Reference, load_reference, read_detections
@@ -121,7 +122,7 @@ def _safe_name(text: str) -> str:
 def _best_epoch(run_dir: Path) -> int | None:
     """``best_epoch`` of the training summary ``RUN_DIR/metrics.json``, if there is one."""
     try:
-        value = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")).get("best_epoch")
+        value = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8")).get("best_epoch")
     except (OSError, ValueError, AttributeError):
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) else None

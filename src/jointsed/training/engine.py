@@ -73,18 +73,27 @@ from jointsed.training.data import (
     load_validation_set,
 )
 from jointsed.training.systems import FrameTeacherSystem, GuidedLearningSystem, SEDSystem, build_system
+from jointsed.runs.layout import (
+    BEST_CHECKPOINT,
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    FINISHED_FILE,
+    HARDWARE_KEYS,
+    LAST_CHECKPOINT,
+    METRICS_FILE,
+    POSTPROCESS_FILE,
+    best_checkpoint,
+    last_checkpoint,
+    model_checkpoint,
+)
 from jointsed.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 from jointsed.utils.seed import seed_everything
 
 #: env var telling DDP child processes (re-launched copies of the command) which run folder to use
 RUN_DIR_ENV = "JOINTSED_RUN_DIR"
-#: marker written into a run (phase) folder when its training reached the last epoch
-FINISHED_FILE = "finished.json"
 #: sub-folders of the joint framework's phases
 FRAME_TEACHER_DIR = "frame_teacher"
 STAGE_DIRS = {1: "stage1", 2: "stage2"}
-#: trainer settings that choose the hardware, not the model (ignored when comparing configs)
-HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "progress_bar", "num_threads")
 
 
 class TrainingError(JointsedError):
@@ -191,7 +200,7 @@ class RunFilesCallback(Callback):
 
     def _write_metrics(self, trainer: pl.Trainer, module: SEDSystem) -> None:
         if trainer.is_global_zero:
-            atomic_write_json(self.run_dir / "metrics.json",
+            atomic_write_json(self.run_dir / METRICS_FILE,
                               summarize_history(module.history, self.monitor, module.untrained_metrics))
 
     def on_validation_end(self, trainer: pl.Trainer, module: SEDSystem) -> None:
@@ -282,7 +291,7 @@ def _check_resume_config(run_dir: Path, config: RecipeConfig) -> None:
     """``--resume`` continues the run as it was configured: a changed recipe key would be recorded
     in ``config.yaml`` and the checkpoints but not used (the optimiser, scheduler... come from the
     checkpoint), so refuse it, naming the keys. Hardware keys and ``trainer.max_epochs`` may change."""
-    saved_file = run_dir / "config.yaml"
+    saved_file = run_dir / CONFIG_FILE
     if not saved_file.is_file():
         return  # a run interrupted before its first write: nothing recorded to contradict
     saved, current = _flat(_comparable(load_yaml(saved_file))), _flat(_comparable(to_dict(config)))
@@ -300,7 +309,7 @@ def _check_resume_config(run_dir: Path, config: RecipeConfig) -> None:
 
 
 def _check_run_dir(run_dir: Path, resume: bool, config: Optional[RecipeConfig] = None) -> Optional[Path]:
-    last = run_dir / "checkpoints" / "last.ckpt"
+    last = last_checkpoint(run_dir)
     if resume:
         if not last.is_file():
             raise TrainingError(f"--resume: {last} not found (nothing to resume in {run_dir})")
@@ -310,7 +319,7 @@ def _check_run_dir(run_dir: Path, resume: bool, config: Optional[RecipeConfig] =
         if config is not None:
             _check_resume_config(run_dir, config)
         return last
-    if last.exists() or (run_dir / "checkpoints" / "best.ckpt").exists():
+    if last.exists() or (best_checkpoint(run_dir)).exists():
         raise TrainingError(
             f"{run_dir} already holds a training run; use --resume to continue it or choose another --out"
         )
@@ -336,7 +345,7 @@ def _strategy(config: RecipeConfig) -> str:
 def build_trainer(config: RecipeConfig, run_dir: Path, callbacks: list[Callback], progress: bool,
                   has_validation: bool, max_epochs: Optional[int] = None) -> pl.Trainer:
     t = config.trainer
-    ckpt_dir = run_dir / "checkpoints"
+    ckpt_dir = run_dir / CHECKPOINT_DIR
     # Two callbacks: Lightning >= 2.5 writes ``save_last`` only when the top-k checkpoint was
     # saved too, but --resume needs the end of EVERY epoch. The "last" callback keeps exactly one
     # file (monitor None, top 1) overwritten each epoch; checkpoint callbacks run after the
@@ -435,15 +444,15 @@ def _fit(
         trainer = build_trainer(config, run_dir, [run_files, *callbacks], progress, has_val, epochs)
         if trainer.is_global_zero:
             run_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+            atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump(to_dict(config), sort_keys=False))
         trainer.fit(system, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
-    best = run_dir / "checkpoints" / "best.ckpt"
+    best = best_checkpoint(run_dir)
     metrics = summarize_history(system.history, config.validation.monitor, system.untrained_metrics)
-    result = TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
+    result = TrainResult(run_dir, best if best.is_file() else None, last_checkpoint(run_dir), metrics)
     if trainer.is_global_zero and trainer.current_epoch >= epochs:
         info: dict[str, Any] = {"phase": phase, "epochs": epochs, "seconds_last_session": round(time.perf_counter() - started, 1),
                                 "clip_presentations": system.clips_seen * trainer.world_size,
-                                "best_checkpoint": "checkpoints/best.ckpt" if result.best_checkpoint else None}
+                                "best_checkpoint": f"{CHECKPOINT_DIR}/{BEST_CHECKPOINT}" if result.best_checkpoint else None}
         if init_checkpoint is not None:
             info.update(init_checkpoint=str(init_checkpoint), init_weights_sha256=init_sha)
         if meta_updates:
@@ -522,14 +531,6 @@ def _check_init_fits(init: Path, config: RecipeConfig, train_data: TrainingSet, 
             raise TrainingError(f"--init {init}: its weights do not fit this recipe's model ({exc})") from None
 
 
-def _model_checkpoint(run_dir: Path) -> Optional[Path]:
-    """A finished run's checkpoint to build on: best.ckpt, else last.ckpt (no validation set)."""
-    for name in ("best.ckpt", "last.ckpt"):
-        if (run_dir / "checkpoints" / name).is_file():
-            return run_dir / "checkpoints" / name
-    return None
-
-
 def _headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The scalar validation metrics (no per-class tables, no score checksums)."""
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not k.endswith("_sum")}
@@ -572,7 +573,7 @@ def _comparable(config_dict: Mapping[str, Any]) -> Any:
 
 #: files made from a run's model by later commands, with the file that shows jointsed wrote them
 #: (``jointsed tune``, ``evaluate``, ``report``, the raw-score cache): stale once the model changes
-DERIVED_FILES = {"postprocess.json": None, "eval": "*/info.json", "report": "index.html", "scores": "*/raw_scores.npz"}
+DERIVED_FILES = {POSTPROCESS_FILE: None, "eval": "*/info.json", "report": "index.html", "scores": "*/raw_scores.npz"}
 
 
 def _clear_derived(run_dir: Path) -> list[str]:
@@ -595,10 +596,10 @@ def _clear_derived(run_dir: Path) -> list[str]:
 def _clear_run(run_dir: Path) -> None:
     """Remove what a training run wrote into ``run_dir`` (``--force``), and what was derived from
     its model (:data:`DERIVED_FILES`); other files stay."""
-    for name in ("checkpoints", "logs", "ddp"):
+    for name in (CHECKPOINT_DIR, "logs", "ddp"):
         if (run_dir / name).is_dir():
             shutil.rmtree(run_dir / name)
-    for name in ("metrics.json", "config.yaml", FINISHED_FILE):
+    for name in (METRICS_FILE, CONFIG_FILE, FINISHED_FILE):
         (run_dir / name).unlink(missing_ok=True)
     _clear_derived(run_dir)
 
@@ -607,7 +608,7 @@ def _phase_state(run_dir: Path) -> str:
     """``finished`` (reached its last epoch), ``partial`` (has checkpoints) or ``absent``."""
     if (run_dir / FINISHED_FILE).is_file():
         return "finished"
-    if (run_dir / "checkpoints" / "last.ckpt").exists() or (run_dir / "checkpoints" / "best.ckpt").exists():
+    if (last_checkpoint(run_dir)).exists() or (best_checkpoint(run_dir)).exists():
         return "partial"
     return "absent"
 
@@ -615,16 +616,16 @@ def _phase_state(run_dir: Path) -> str:
 def _finished_result(run_dir: Path, config: RecipeConfig) -> TrainResult:
     import json
 
-    saved = run_dir / "config.yaml"
+    saved = run_dir / CONFIG_FILE
     if not saved.is_file() or _comparable(load_yaml(saved)) != _comparable(to_dict(config)):
         raise TrainingError(
             f"{run_dir} holds a finished run of another configuration; use --force to retrain it or choose another --out"
         )
     metrics = {}
-    if (run_dir / "metrics.json").is_file():
-        metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    best = run_dir / "checkpoints" / "best.ckpt"
-    return TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
+    if (run_dir / METRICS_FILE).is_file():
+        metrics = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    best = best_checkpoint(run_dir)
+    return TrainResult(run_dir, best if best.is_file() else None, last_checkpoint(run_dir), metrics)
 
 
 def _run_phase(name: str, config: RecipeConfig, run_dir: Path, *, resume: bool, force: bool,
@@ -817,14 +818,14 @@ def _publish_final_stage(run_dir: Path, final: TrainResult, stages: Mapping[str,
     """Make ``final``'s (the published stage's) checkpoints and metrics the run folder's (rank 0
     writes them; every rank returns once they are written)."""
     zero = _is_global_zero()
-    for name in ("best.ckpt", "last.ckpt"):
-        source = final.run_dir / "checkpoints" / name
+    for name in (BEST_CHECKPOINT, LAST_CHECKPOINT):
+        source = final.run_dir / CHECKPOINT_DIR / name
         if not zero:
             continue
         if source.is_file():
-            _link_or_copy(source, run_dir / "checkpoints" / name)
+            _link_or_copy(source, run_dir / CHECKPOINT_DIR / name)
         else:
-            (run_dir / "checkpoints" / name).unlink(missing_ok=True)
+            (run_dir / CHECKPOINT_DIR / name).unlink(missing_ok=True)
     metrics = dict(final.metrics)
     metrics["stages"] = {
         name: {"run_dir": str(r.run_dir.relative_to(run_dir)) if r.run_dir.is_relative_to(run_dir) else str(r.run_dir),
@@ -834,12 +835,12 @@ def _publish_final_stage(run_dir: Path, final: TrainResult, stages: Mapping[str,
     published = next(name for name, r in stages.items() if r.run_dir == final.run_dir)
     metrics["published_stage"] = published
     if zero:
-        atomic_write_json(run_dir / "metrics.json", metrics)
+        atomic_write_json(run_dir / METRICS_FILE, metrics)
         atomic_write_json(run_dir / FINISHED_FILE, {"phase": "two-stage run", "published_stage": published,
                                                     "stages": metrics["stages"]})
     _barrier()
-    best = run_dir / "checkpoints" / "best.ckpt"
-    return TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
+    best = best_checkpoint(run_dir)
+    return TrainResult(run_dir, best if best.is_file() else None, last_checkpoint(run_dir), metrics)
 
 
 def train(
@@ -936,7 +937,7 @@ def train(
                 teacher_summary = check_frame_teacher(t_result, dist.min_teacher_gain)
                 if _is_global_zero():
                     print(teacher_summary, flush=True)
-                t_path = _model_checkpoint(t_result.run_dir)
+                t_path = model_checkpoint(t_result.run_dir)
                 if t_path is None:  # pragma: no cover - a finished run has checkpoints
                     raise TrainingError(f"{t_result.run_dir}: the frame teacher has no checkpoint")
             else:
@@ -955,8 +956,8 @@ def train(
             run_dir.mkdir(parents=True, exist_ok=True)
             if force and stage in (None, 2):
                 _clear_run_published(run_dir)
-            if not (run_dir / "config.yaml").is_file():  # (re)written when the final stage is published
-                atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+            if not (run_dir / CONFIG_FILE).is_file():  # (re)written when the final stage is published
+                atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump(to_dict(config), sort_keys=False))
         stages: dict[str, TrainResult] = {}
         s1_dir, s2_dir = run_dir / STAGE_DIRS[1], run_dir / STAGE_DIRS[2]
         if stage in (None, 1):
@@ -974,7 +975,7 @@ def train(
                     f"stage 2 starts from stage 1's best checkpoint, but {s1_dir} holds no finished stage 1: "
                     "run --stage 1 first (or the whole recipe), or give --init CKPT"
                 )
-            init = _model_checkpoint(s1_dir)
+            init = model_checkpoint(s1_dir)
             if init is None:  # pragma: no cover
                 raise TrainingError(f"{s1_dir}: stage 1 has no checkpoint")
         stages["stage2"] = _run_phase(
@@ -982,10 +983,10 @@ def train(
             meta_updates={**meta, **stage2_meta},
             max_epochs=two.epochs, init_checkpoint=init.resolve(), frame_teacher=teacher, **common,
         )
-        if (s1_dir / "metrics.json").is_file() and "stage1" not in stages:
+        if (s1_dir / METRICS_FILE).is_file() and "stage1" not in stages:
             stages["stage1"] = _finished_result_loose(s1_dir)
         if _is_global_zero():
-            atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+            atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump(to_dict(config), sort_keys=False))
         published = better_stage(stages)
         if _is_global_zero():
             print(f"published {published} (best validation {config.validation.monitor}: "
@@ -1029,15 +1030,15 @@ def _barrier() -> None:
 
 
 def _clear_run_published(run_dir: Path) -> None:
-    for name in ("best.ckpt", "last.ckpt"):
-        (run_dir / "checkpoints" / name).unlink(missing_ok=True)
-    for name in ("metrics.json", "config.yaml", FINISHED_FILE):
+    for path in (best_checkpoint(run_dir), last_checkpoint(run_dir)):
+        path.unlink(missing_ok=True)
+    for name in (METRICS_FILE, CONFIG_FILE, FINISHED_FILE):
         (run_dir / name).unlink(missing_ok=True)
 
 
 def _finished_result_loose(run_dir: Path) -> TrainResult:
     import json
 
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    best = run_dir / "checkpoints" / "best.ckpt"
-    return TrainResult(run_dir, best if best.is_file() else None, run_dir / "checkpoints" / "last.ckpt", metrics)
+    metrics = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
+    best = best_checkpoint(run_dir)
+    return TrainResult(run_dir, best if best.is_file() else None, last_checkpoint(run_dir), metrics)
