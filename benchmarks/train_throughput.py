@@ -172,13 +172,11 @@ def _profiled(run, path: Path, label: str):
     return result
 
 
-def measure(system: str, size: str, args: argparse.Namespace) -> dict:
-    """Clips per second of ``steps`` timed training steps (after ``warmup``), no validation."""
+def _recipe(system: str, size: str, args: argparse.Namespace, extra: list[str]):
+    """The recipe of ``(system, size)`` with the benchmark's settings (``extra``, then ``--set``)."""
     overrides = [
-        "data.validation_tsv=null",
         "postprocess.median_windows=1",
-        "trainer.max_epochs=1",
-        f"trainer.limit_train_batches={args.warmup + args.steps}",
+        *extra,
         f"trainer.accelerator={args.accelerator}",
         f"trainer.precision={args.precision}",
         "trainer.progress_bar=false",
@@ -187,7 +185,13 @@ def measure(system: str, size: str, args: argparse.Namespace) -> dict:
     ]
     if args.threads:
         overrides.append(f"trainer.num_threads={args.threads}")
-    config = load_recipe(RECIPES[(system, size)], overrides)
+    return load_recipe(RECIPES[(system, size)], overrides)
+
+
+def measure(system: str, size: str, args: argparse.Namespace) -> dict:
+    """Clips per second of ``steps`` timed training steps (after ``warmup``), no validation."""
+    config = _recipe(system, size, args, ["data.validation_tsv=null", "trainer.max_epochs=1",
+                                          f"trainer.limit_train_batches={args.warmup + args.steps}"])
     fc = config.features
     bs = config.batch.batch_size if config.batch.mode == "union" else sum(config.batch.composition.values())
     n_batches = args.warmup + args.steps
@@ -225,19 +229,7 @@ def measure_epoch(system: str, size: str, args: argparse.Namespace) -> dict:
     """One epoch over a DESED-size random training set (``--epoch-scale`` of it) with a
     validation pass over 1,168 random clips: epoch time, of which validation, and clips/s."""
     scale = args.epoch_scale
-    overrides = [
-        "postprocess.median_windows=1",
-        "validation.event_f1=false",
-        f"trainer.max_epochs={args.epochs}",
-        f"trainer.accelerator={args.accelerator}",
-        f"trainer.precision={args.precision}",
-        "trainer.progress_bar=false",
-        f"data.on_accelerator={str(args.on_accelerator).lower()}",
-        *args.set,
-    ]
-    if args.threads:
-        overrides.append(f"trainer.num_threads={args.threads}")
-    config = load_recipe(RECIPES[(system, size)], overrides)
+    config = _recipe(system, size, args, ["validation.event_f1=false", f"trainer.max_epochs={args.epochs}"])
     fc, classes = config.features, list(config.data.classes)
     sizes = {k: max(8, int(v * scale)) for k, v in DESED_SIZES.items()}
     data = random_training_set(sizes, fc.n_frames(), fc.n_mels, len(classes), half=True)
