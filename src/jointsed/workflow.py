@@ -60,18 +60,25 @@ from jointsed.errors import JointsedError
 from jointsed.postprocess.apply import postprocess_frame_scores, postprocess_scores
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.postprocess.tuning import TuningGrid, TuningResult, tune_event_specific
-from jointsed.runs.layout import CONFIG_FILE, FINISHED_FILE, HARDWARE_KEYS, METRICS_FILE, POSTPROCESS_FILE, last_checkpoint
+from jointsed.runs.layout import (
+    CONFIG_FILE,
+    EVAL_DIR,
+    FINISHED_FILE,
+    HARDWARE_KEYS,
+    METRICS_FILE,
+    POSTPROCESS_FILE,
+    RAW_SCORES_FILE,
+    SCORES_DIR,
+    SCORES_INFO_FILE,
+    last_checkpoint,
+)
 from jointsed.utils.atomic import atomic_dir, atomic_write_json
 
 PathLike = str | os.PathLike
 Echo = Optional[Callable[[str], None]]
 
-SCORES_DIR = "scores"  # RUN_DIR/scores/<split>/: raw model scores of a split (reused)
-RAW_SCORES_FILE = "raw_scores.npz"
-SCORES_INFO_FILE = "info.json"
 SCORES_DURATIONS_FILE = "durations.tsv"  # written when the split has no durations table
 SCORES_FORMAT = "jointsed.workflow.raw_scores/1"
-EVAL_DIR = "eval"  # RUN_DIR/eval/<split>/: the evaluation folder of the report
 
 #: splits named in a recipe's ``data`` section: (tsv key, audio key, durations key or None)
 CONFIG_SPLITS: dict[str, tuple[str, str, Optional[str]]] = {

@@ -25,7 +25,7 @@ from jointsed import __version__
 from jointsed.audio.features import FeatureConfig, waveform_to_logmel
 from jointsed.audio.io import AudioError, load_audio
 from jointsed.config import ConfigError, from_dict
-from jointsed.runs.layout import METRICS_FILE
+from jointsed.runs.layout import EVAL_DIR, METRICS_FILE, REPORT_DIR
 from jointsed.data.annotations import AUDIO_EXTENSIONS
 from jointsed.evaluate.intersection import PSDS1, PSDS2
 from jointsed.evaluate.io import Reference, load_reference, read_detections
@@ -58,7 +58,7 @@ EVALUATE_HINT = "jointsed evaluate --run {run_dir} --data-root DIR"
 
 def eval_folder_path(run_dir: str | os.PathLike, split: str = "validation") -> Path:
     """``RUN_DIR/eval/<split>``."""
-    return Path(run_dir) / "eval" / split
+    return Path(run_dir) / EVAL_DIR / split
 
 
 def _check_run(run_dir: Path, split: str) -> Path:
@@ -66,7 +66,7 @@ def _check_run(run_dir: Path, split: str) -> Path:
         raise ReportError(f"{run_dir}: run folder not found")
     folder = eval_folder_path(run_dir, split)
     if not folder.is_dir():
-        evaluated = sorted(p.name for p in (run_dir / "eval").glob("*") if p.is_dir() and not p.name.startswith("."))
+        evaluated = sorted(p.name for p in (run_dir / EVAL_DIR).glob("*") if p.is_dir() and not p.name.startswith("."))
         other = f" (evaluated splits: {', '.join(evaluated)})" if evaluated else ""
         raise ReportError(
             f"{run_dir}: no evaluation results for split '{split}' ({folder} not found){other}; "
@@ -174,7 +174,7 @@ def build_report(
     """
     run_dir = Path(run_dir)
     folder = _check_run(run_dir, split)
-    out = Path(out) if out is not None else run_dir / "report"
+    out = Path(out) if out is not None else run_dir / REPORT_DIR
     _check_output(out)
     if n_clips < 0:
         raise ReportError(f"--clips must be >= 0, got {n_clips}")

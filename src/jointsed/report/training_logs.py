@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jointsed.runs.layout import EVAL_DIR, REPORT_DIR
+
 LOG_FILE = "metrics.csv"
 #: folders of a run that never hold training logs (report outputs, evaluation results)
-SKIPPED_FOLDERS = ("report", "eval")
+SKIPPED_FOLDERS = (REPORT_DIR, EVAL_DIR)
 #: index columns of a Lightning CSV log (not curves)
 INDEX_COLUMNS = ("epoch", "step")
 

@@ -7,6 +7,9 @@
     RUN_DIR/metrics.json           validation metrics (best, last, every epoch, untrained network)
     RUN_DIR/finished.json          written when the run (phase) reached its last epoch
     RUN_DIR/postprocess.json       tuned post-processing (``jointsed tune``)
+    RUN_DIR/scores/<split>/        raw model scores of a split (raw_scores.npz + info.json, reused)
+    RUN_DIR/eval/<split>/          evaluation folder (``jointsed evaluate``; what the report reads)
+    RUN_DIR/report/                HTML report (``jointsed report``)
 
 Everything else asks these names and paths; the "best checkpoint, else last" rule lives in
 :func:`model_checkpoint`.
@@ -25,6 +28,11 @@ POSTPROCESS_FILE = "postprocess.json"
 CHECKPOINT_DIR = "checkpoints"
 BEST_CHECKPOINT = "best.ckpt"
 LAST_CHECKPOINT = "last.ckpt"
+SCORES_DIR = "scores"
+RAW_SCORES_FILE = "raw_scores.npz"
+SCORES_INFO_FILE = "info.json"
+EVAL_DIR = "eval"
+REPORT_DIR = "report"
 #: trainer settings that choose the hardware, not the model: a run trained on other hardware is
 #: still the same run (compared without them)
 HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "progress_bar", "num_threads")

@@ -77,11 +77,15 @@ from jointsed.runs.layout import (
     BEST_CHECKPOINT,
     CHECKPOINT_DIR,
     CONFIG_FILE,
+    EVAL_DIR,
     FINISHED_FILE,
     HARDWARE_KEYS,
     LAST_CHECKPOINT,
     METRICS_FILE,
     POSTPROCESS_FILE,
+    RAW_SCORES_FILE,
+    REPORT_DIR,
+    SCORES_DIR,
     best_checkpoint,
     last_checkpoint,
     model_checkpoint,
@@ -573,7 +577,8 @@ def _comparable(config_dict: Mapping[str, Any]) -> Any:
 
 #: files made from a run's model by later commands, with the file that shows jointsed wrote them
 #: (``jointsed tune``, ``evaluate``, ``report``, the raw-score cache): stale once the model changes
-DERIVED_FILES = {POSTPROCESS_FILE: None, "eval": "*/info.json", "report": "index.html", "scores": "*/raw_scores.npz"}
+DERIVED_FILES = {POSTPROCESS_FILE: None, EVAL_DIR: "*/info.json", REPORT_DIR: "index.html",
+                 SCORES_DIR: f"*/{RAW_SCORES_FILE}"}
 
 
 def _clear_derived(run_dir: Path) -> list[str]:

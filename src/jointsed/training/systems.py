@@ -124,10 +124,11 @@ class SEDSystem(pl.LightningModule):
         params.validate()
         return params
 
-    # ----- randomness: a pure function of (seed, epoch, batch, rank) ------------------------
+    # ----- budget ------------------------------------------------------------------------------
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         self.clips_seen += int(batch["features"].shape[0])
 
+    # ----- randomness: a pure function of (seed, epoch, batch, rank) ------------------------
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # Re-seeding per batch makes noise, dropout and mixup depend only on where we are in
         # training, so a run resumed from a checkpoint continues exactly like an uninterrupted one.
