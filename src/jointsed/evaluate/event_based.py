@@ -1,5 +1,5 @@
-"""Event-based (collar-based) F-scores, DCASE Task 4 settings: 200 ms onset collar, offset
-collar max(200 ms, 20 % of the event length).
+"""Event-based (collar-based) F-scores, DCASE Task 4 settings (:data:`.settings.EVENT_COLLARS`:
+200 ms onset collar, offset collar max(200 ms, 20 % of the event length)).
 
 * from detections: ``sed_eval.sound_event.EventBasedMetrics`` [1], evaluated clip by clip exactly
   like the DCASE 2021 baseline (``empty_system_output_handling="zero_score"``);
@@ -20,11 +20,9 @@ import pandas as pd
 
 from jointsed.evaluate.io import Reference
 from jointsed.evaluate.results import fscore_result
+from jointsed.evaluate.settings import DECISION_THRESHOLD, EVENT_COLLARS, EventCollars
 
 Detections = Mapping[str, Sequence[tuple[float, float, str]]]
-
-T_COLLAR = 0.2
-PERCENTAGE_OF_LENGTH = 0.2
 
 
 def present_classes(reference: Reference, detections: Detections) -> list[str]:
@@ -72,14 +70,14 @@ def event_based_fscores(
     reference: Reference,
     detections: Detections,
     *,
-    t_collar: float = T_COLLAR,
-    percentage_of_length: float = PERCENTAGE_OF_LENGTH,
+    collars: EventCollars = EVENT_COLLARS,
 ) -> dict[str, Any]:
     """Event-based F-scores (onset and offset evaluated) of detections with ``sed_eval``.
 
     Args:
         reference: ground truth (every clip of it is evaluated).
         detections: ``{audio id: [(onset, offset, label), ...]}``; clips absent = no detection.
+        collars: the matching collars (default: DCASE's).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pkg_resources deprecation in dcase_util
@@ -88,8 +86,8 @@ def event_based_fscores(
     classes = present_classes(reference, detections)
     metric = sed_eval.sound_event.EventBasedMetrics(
         event_label_list=classes,
-        t_collar=t_collar,
-        percentage_of_length=percentage_of_length,
+        t_collar=collars.t_collar,
+        percentage_of_length=collars.percentage_of_length,
         evaluate_onset=True,
         evaluate_offset=True,
         empty_system_output_handling="zero_score",
@@ -100,10 +98,9 @@ def event_based_fscores(
 def event_based_fscores_from_scores(
     reference: Reference,
     scores: Mapping[str, pd.DataFrame],
-    threshold: float = 0.5,
+    threshold: float = DECISION_THRESHOLD,
     *,
-    t_collar: float = T_COLLAR,
-    percentage_of_length: float = PERCENTAGE_OF_LENGTH,
+    collars: EventCollars = EVENT_COLLARS,
 ) -> dict[str, Any]:
     """Collar-based F-scores of frame scores binarised at ``threshold`` (``sed_scores_eval``)."""
     from sed_scores_eval import collar_based
@@ -112,8 +109,8 @@ def event_based_fscores_from_scores(
         dict(scores),
         reference.events,
         threshold,
-        onset_collar=t_collar,
-        offset_collar=t_collar,
-        offset_collar_rate=percentage_of_length,
+        onset_collar=collars.t_collar,
+        offset_collar=collars.t_collar,
+        offset_collar_rate=collars.percentage_of_length,
     )
     return fscore_result(f, p, r, reference.classes)

@@ -6,9 +6,9 @@
 * from frame scores: ``sed_scores_eval.intersection_based`` [2] (exact PSD-ROC over all
   thresholds, and ``fscore`` at a decision threshold).
 
-DCASE Task 4 settings: intersection F1 with DTC = GTC = 0.5 (CTTC 0.3); PSDS1 = (DTC 0.7,
-GTC 0.7, alpha_ct 0, alpha_st 1, max eFPR 100/h); PSDS2 = (0.1, 0.1, CTTC 0.3, alpha_ct 0.5,
-alpha_st 1, 100/h).
+DCASE Task 4 settings (:mod:`jointsed.evaluate.settings`): intersection F1 with DTC = GTC = 0.5
+(CTTC 0.3); PSDS1 = (DTC 0.7, GTC 0.7, alpha_ct 0, alpha_st 1, max eFPR 100/h); PSDS2 = (0.1,
+0.1, CTTC 0.3, alpha_ct 0.5, alpha_st 1, 100/h).
 
 [1] C. Bilen et al., "A framework for the robust evaluation of sound event detection",
     ICASSP 2020.
@@ -19,44 +19,33 @@ alpha_st 1, 100/h).
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from jointsed.evaluate.event_based import Detections
-from jointsed.evaluate.io import Reference, _events_frame
+from jointsed.evaluate.io import Reference, events_frame
 from jointsed.evaluate.results import as_float, fscore_result
-
-
-@dataclass(frozen=True)
-class PSDSSettings:
-    """Parameters of one PSDS variant (``cttc_threshold`` only matters when ``alpha_ct > 0``)."""
-
-    dtc_threshold: float
-    gtc_threshold: float
-    cttc_threshold: float | None
-    alpha_ct: float
-    alpha_st: float
-    max_efpr: float = 100.0
-
-
-PSDS1 = PSDSSettings(0.7, 0.7, None, alpha_ct=0.0, alpha_st=1.0)
-PSDS2 = PSDSSettings(0.1, 0.1, 0.3, alpha_ct=0.5, alpha_st=1.0)
-INTERSECTION_DTC = 0.5
-INTERSECTION_GTC = 0.5
-INTERSECTION_CTTC = 0.3
+from jointsed.evaluate.settings import (
+    CTTC_THRESHOLD,
+    DECISION_THRESHOLD,
+    INTERSECTION_F1,
+    PSDS1,
+    IntersectionCriteria,
+    PSDSScenario,
+)
 
 
 def _psds_eval(reference: Reference, dtc: float, gtc: float, cttc: float | None) -> Any:
     from psds_eval import PSDSEval
 
-    # psds_eval wants a CTTC even when alpha_ct = 0 (where it has no effect): 0.3 as DCASE
+    # psds_eval wants a CTTC even when alpha_ct = 0 (where it has no effect): DCASE's
     return PSDSEval(
         dtc_threshold=dtc,
         gtc_threshold=gtc,
-        cttc_threshold=0.3 if cttc is None else cttc,
+        cttc_threshold=CTTC_THRESHOLD if cttc is None else cttc,
         ground_truth=reference.events_dataframe(),
         metadata=reference.durations_dataframe(),
     )
@@ -66,16 +55,14 @@ def intersection_fscores(
     reference: Reference,
     detections: Detections,
     *,
-    dtc_threshold: float = INTERSECTION_DTC,
-    gtc_threshold: float = INTERSECTION_GTC,
-    cttc_threshold: float = INTERSECTION_CTTC,
+    criteria: IntersectionCriteria = INTERSECTION_F1,
 ) -> dict[str, Any]:
     """Intersection-based macro F1 of one detection table (``psds_eval.compute_macro_f_score``).
 
     ``psds_eval`` gives F1 only: precision, recall and micro averages are ``None``. No detection
     at all scores 0 (as in the DCASE baseline).
     """
-    frame = _events_frame(detections)
+    frame = events_frame(detections)
     classes = [c for c in reference.classes if any(
         label == c for evs in reference.events.values() for _, _, label in evs)]
     if frame.empty:
@@ -84,7 +71,9 @@ def intersection_fscores(
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            evaluator = _psds_eval(reference, dtc_threshold, gtc_threshold, cttc_threshold)
+            evaluator = _psds_eval(
+                reference, criteria.dtc_threshold, criteria.gtc_threshold, criteria.cttc_threshold
+            )
             macro, per_class = evaluator.compute_macro_f_score(frame)
         f = {c: per_class.get(c, np.nan) for c in classes}
         f["macro_average"] = 0.0 if np.isnan(macro) else macro
@@ -94,10 +83,9 @@ def intersection_fscores(
 def intersection_fscores_from_scores(
     reference: Reference,
     scores: Mapping[str, pd.DataFrame],
-    threshold: float = 0.5,
+    threshold: float = DECISION_THRESHOLD,
     *,
-    dtc_threshold: float = INTERSECTION_DTC,
-    gtc_threshold: float = INTERSECTION_GTC,
+    criteria: IntersectionCriteria = INTERSECTION_F1,
 ) -> dict[str, Any]:
     """Intersection-based F-scores of frame scores binarised at ``threshold``."""
     from sed_scores_eval import intersection_based
@@ -106,8 +94,8 @@ def intersection_fscores_from_scores(
         dict(scores),
         reference.events,
         threshold,
-        dtc_threshold=dtc_threshold,
-        gtc_threshold=gtc_threshold,
+        dtc_threshold=criteria.dtc_threshold,
+        gtc_threshold=criteria.gtc_threshold,
     )
     return fscore_result(f, p, r, reference.classes)
 
@@ -115,7 +103,7 @@ def intersection_fscores_from_scores(
 def psds_from_operating_points(
     reference: Reference,
     operating_points: Mapping[float, Detections],
-    settings: PSDSSettings = PSDS1,
+    settings: PSDSScenario = PSDS1,
 ) -> dict[str, Any]:
     """PSDS over a set of operating points (``{threshold: detections}``) with ``psds_eval``.
 
@@ -127,7 +115,7 @@ def psds_from_operating_points(
             reference, settings.dtc_threshold, settings.gtc_threshold, settings.cttc_threshold
         )
         for index, (threshold, detections) in enumerate(sorted(operating_points.items())):
-            frame = _events_frame(detections)
+            frame = events_frame(detections)
             # unique index: see https://github.com/audioanalytic/psds_eval/issues/3
             frame.index = range(1, len(frame) + 1)
             evaluator.add_operating_point(
@@ -147,7 +135,7 @@ def psds_from_operating_points(
 def sed_scores_psds(
     reference: Reference,
     scores: Mapping[str, pd.DataFrame],
-    settings: PSDSSettings = PSDS1,
+    settings: PSDSScenario = PSDS1,
 ) -> tuple[float, dict[str, float], tuple[np.ndarray, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The one call of ``sed_scores_eval.intersection_based.psds`` with our settings.
 
@@ -171,7 +159,7 @@ def sed_scores_psds(
 def psds_from_scores(
     reference: Reference,
     scores: Mapping[str, pd.DataFrame],
-    settings: PSDSSettings = PSDS1,
+    settings: PSDSScenario = PSDS1,
 ) -> dict[str, Any]:
     """Threshold-independent PSDS of frame scores (``sed_scores_eval.intersection_based.psds``).
 

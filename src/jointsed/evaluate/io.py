@@ -76,7 +76,7 @@ class Reference:
 
     def events_dataframe(self) -> pd.DataFrame:
         """Event rows ``filename onset offset event_label`` (filename = audio id)."""
-        return _events_frame(self.events)
+        return events_frame(self.events)
 
     def durations_dataframe(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -84,7 +84,9 @@ class Reference:
         )
 
 
-def _events_frame(events: Mapping[str, Sequence[tuple[float, float, str]]]) -> pd.DataFrame:
+def events_frame(events: Mapping[str, Sequence[tuple[float, float, str]]]) -> pd.DataFrame:
+    """``{audio id: [(onset, offset, label)]}`` as the table ``psds_eval`` reads (columns
+    ``filename onset offset event_label``, filename = audio id; typed even when empty)."""
     rows = [(key, on, off, label) for key, evs in events.items() for on, off, label in evs]
     return pd.DataFrame(rows, columns=["filename", "onset", "offset", "event_label"]).astype(
         {"filename": object, "onset": float, "offset": float, "event_label": object}
@@ -101,7 +103,7 @@ def load_reference(
     if not truth.filenames:
         raise EvaluationError(f"{ground_truth_tsv}: the ground truth lists no clip")
     durations = {audio_id(name): d for name, d in read_durations_tsv(durations_tsv).items()}
-    events, merged = _merge_all(_group_by_id(truth))
+    events, merged = merge_overlaps_per_clip(_group_by_id(truth))
     missing = [key for key in events if key not in durations]
     if missing:
         raise EvaluationError(
@@ -150,9 +152,11 @@ def merge_overlaps(
     return [(on, off, label) for on, off, label in merged], absorbed
 
 
-def _merge_all(
+def merge_overlaps_per_clip(
     events: Mapping[str, Sequence[tuple[float, float, str]]],
 ) -> tuple[dict[str, list[tuple[float, float, str]]], int]:
+    """:func:`merge_overlaps` of every clip of ``{audio id: events}``; the merged events and
+    how many events were absorbed in all."""
     out, total = {}, 0
     for key, evs in events.items():
         out[key], absorbed = merge_overlaps(evs)
@@ -175,17 +179,18 @@ def read_detections(
     ``outside_reference`` lists those clips. Overlapping same-class detections are merged
     (``merge_overlaps``).
     """
-    return _read_detections(path, reference)[0]
+    return read_detections_with_outside(path, reference)[0]
 
 
 def outside_reference(path: str | os.PathLike, reference: Reference) -> list[str]:
     """Audio ids of a detection table that are not reference clips (first-seen order)."""
-    return _read_detections(path, reference)[1]
+    return read_detections_with_outside(path, reference)[1]
 
 
-def _read_detections(
+def read_detections_with_outside(
     path: str | os.PathLike, reference: Reference
 ) -> tuple[dict[str, list[tuple[float, float, str]]], list[str]]:
+    """:func:`read_detections` and :func:`outside_reference` of one table, read once."""
     path = Path(path)
     delimiter = "," if path.suffix.lower() == ".csv" else "\t"
     table = read_strong_tsv(path, reference.classes, delimiter=delimiter)
@@ -195,7 +200,7 @@ def _read_detections(
         key = audio_id(e.filename)
         if key in detections:
             detections[key].append((e.onset, e.offset, e.event_label))
-    return _merge_all(detections)[0], outside
+    return merge_overlaps_per_clip(detections)[0], outside
 
 
 def detections_to_events(
@@ -343,11 +348,14 @@ __all__ = [
     "audio_id",
     "detect_prediction_kind",
     "detections_to_events",
+    "events_frame",
     "frame_timestamps",
     "load_reference",
     "merge_overlaps",
+    "merge_overlaps_per_clip",
     "outside_reference",
     "read_detections",
+    "read_detections_with_outside",
     "read_frame_scores",
     "read_operating_points",
     "write_frame_scores",

@@ -49,11 +49,3 @@ def fscore_result(
             if c in f
         },
     }
-
-
-def f1_from_counts(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    """(F1, precision, recall) from counts; 0/0 gives 0 (a class never predicted scores 0)."""
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-    return f1, precision, recall

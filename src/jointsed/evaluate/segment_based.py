@@ -1,4 +1,4 @@
-"""Segment-based F-scores on 1 s segments (DCASE Task 4).
+"""Segment-based F-scores on 1 s segments (DCASE Task 4; :data:`.settings.SEGMENT_LENGTH`).
 
 * from detections: ``sed_eval.sound_event.SegmentBasedMetrics`` [1], clip by clip like the DCASE
   2021 baseline (a clip's evaluated length is its last reference or detected offset), with
@@ -23,8 +23,7 @@ import pandas as pd
 from jointsed.evaluate.event_based import Detections, evaluate_sed_eval, present_classes
 from jointsed.evaluate.io import Reference
 from jointsed.evaluate.results import fscore_result
-
-SEGMENT_LENGTH = 1.0
+from jointsed.evaluate.settings import DECISION_THRESHOLD, SEGMENT_LENGTH
 
 
 def segment_based_fscores(
@@ -48,7 +47,7 @@ def segment_based_fscores(
 def segment_based_fscores_from_scores(
     reference: Reference,
     scores: Mapping[str, pd.DataFrame],
-    threshold: float = 0.5,
+    threshold: float = DECISION_THRESHOLD,
     *,
     segment_length: float = SEGMENT_LENGTH,
 ) -> dict[str, Any]:

@@ -34,8 +34,6 @@ from jointsed.data.annotations import Event
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.evaluate.event_based import event_based_fscores, event_based_fscores_from_scores
 from jointsed.evaluate.intersection import (
-    PSDS1,
-    PSDS2,
     intersection_fscores,
     intersection_fscores_from_scores,
     psds_from_operating_points,
@@ -44,16 +42,17 @@ from jointsed.evaluate.intersection import (
 from jointsed.evaluate.io import (
     EvaluationError,
     Reference,
-    _merge_all,
-    _read_detections,
     audio_id,
     detect_prediction_kind,
     frame_timestamps,
     load_reference,
+    merge_overlaps_per_clip,
+    read_detections_with_outside,
     read_frame_scores,
     read_operating_points,
 )
 from jointsed.evaluate.segment_based import segment_based_fscores, segment_based_fscores_from_scores
+from jointsed.evaluate.settings import DECISION_THRESHOLD, PSDS1, PSDS2
 from jointsed.evaluate.tagging import tagging_fscores, tags_from_detections, tags_from_scores
 
 F_FAMILIES = ("event_based", "segment_based", "tagging", "intersection")
@@ -70,12 +69,12 @@ def evaluate_run(
     operating_points: PathLike | None = None,
     scores: PathLike | None = None,
     classes: Sequence[str] = DESED_CLASSES,
-    threshold: float = 0.5,
+    threshold: float = DECISION_THRESHOLD,
     events: Iterable[Event] | None = None,
     frame_scores: Mapping[str, np.ndarray] | None = None,
     frame_hop: float | None = None,
     clip_scores: Mapping[str, np.ndarray] | None = None,
-    tag_threshold: float | Sequence[float] = 0.5,
+    tag_threshold: float | Sequence[float] = DECISION_THRESHOLD,
     scores_label: str = "frame scores",
 ) -> dict[str, Any]:
     """Evaluate system outputs against a ground truth.
@@ -162,7 +161,8 @@ def evaluate_run(
             source = "detections (post-processed events)"
         else:
             detections, outside = timed(
-                "read_detections", lambda: _read_detections(inputs["detections"], reference)
+                "read_detections",
+                lambda: read_detections_with_outside(inputs["detections"], reference),
             )
             source = f"detections ({Path(inputs['detections']).name})"
         results["clips_outside_ground_truth"] = len(outside)
@@ -310,7 +310,7 @@ def detections_from_events(
             detections[key].append((float(e.onset), float(e.offset), e.event_label))
         elif key not in outside:
             outside.append(key)
-    return _merge_all(detections)[0], outside
+    return merge_overlaps_per_clip(detections)[0], outside
 
 
 def _by_reference_clip(values: Mapping[str, Any], reference: Reference, what: str) -> dict[str, Any]:

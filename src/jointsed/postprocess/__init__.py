@@ -18,12 +18,10 @@ from jointsed.postprocess.fast_f1 import (
     count_matches,
     event_counts_per_class,
     event_f1_per_class,
-    f1_from_counts,
 )
 from jointsed.postprocess.lin import LIN_WINDOW_FACTOR, lin_default_params, lin_median_windows
 from jointsed.postprocess.params import PostProcessingError, PostProcessingParams
 from jointsed.postprocess.tuning import (
-    PSDS1_SETTINGS,
     ClassTuning,
     TuningGrid,
     TuningResult,
@@ -32,7 +30,6 @@ from jointsed.postprocess.tuning import (
 
 __all__ = [
     "LIN_WINDOW_FACTOR",
-    "PSDS1_SETTINGS",
     "ClassTuning",
     "PostProcessingError",
     "PostProcessingParams",
@@ -42,7 +39,6 @@ __all__ = [
     "count_matches",
     "event_counts_per_class",
     "event_f1_per_class",
-    "f1_from_counts",
     "frames_to_events",
     "lin_default_params",
     "lin_median_windows",

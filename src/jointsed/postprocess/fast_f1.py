@@ -10,7 +10,9 @@ in a file, which is what :func:`count_matches` computes: clips whose hit graph i
 isolated pairs are counted vectorised, the few others by augmenting paths (Kuhn's algorithm).
 The comparisons use the same float64 expressions as sed_eval, so borderline events are decided
 identically. Per class, F1 = 2·TP / (N_ref + N_sys), and 0 when TP = 0 (sed_eval with
-``empty_system_output_handling="zero_score"``).
+``empty_system_output_handling="zero_score"``; :func:`jointsed.evaluate.counts.f1_from_counts`).
+The collars are an :class:`~jointsed.evaluate.settings.EventCollars`, the evaluator's own
+(DCASE: :data:`~jointsed.evaluate.settings.EVENT_COLLARS`).
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
+from jointsed.evaluate.counts import f1_from_counts
+from jointsed.evaluate.settings import EVENT_COLLARS, EventCollars
+
 if TYPE_CHECKING:
     from jointsed.data.annotations import Event
-
-T_COLLAR = 0.2
-PERCENTAGE_OF_LENGTH = 0.2
 
 
 def _max_matching(edges_est: np.ndarray, edges_ref: np.ndarray) -> int:
@@ -54,8 +56,8 @@ def count_matches(
     est_onset: np.ndarray,
     est_offset: np.ndarray,
     n_clips: int,
-    t_collar: float = T_COLLAR,
-    percentage_of_length: float = PERCENTAGE_OF_LENGTH,
+    *,
+    collars: EventCollars,
 ) -> np.ndarray:
     """True positives per clip for the events of ONE class.
 
@@ -64,8 +66,8 @@ def count_matches(
             reference events, sorted by clip index.
         est_clip, est_onset, est_offset: (N_sys,) the same for the estimated events, sorted by clip.
         n_clips: number of clips.
-        t_collar: onset collar (s); also the minimum offset collar.
-        percentage_of_length: offset collar as a fraction of the reference event length.
+        collars: onset collar ``t_collar`` (s, also the minimum offset collar) and offset
+            collar ``percentage_of_length`` of the reference event length.
 
     Returns:
         (n_clips,) int64: size of the maximum matching of each clip.
@@ -83,6 +85,7 @@ def count_matches(
     pair_ref = np.repeat(first_ref - (np.cumsum(n_cand) - n_cand), n_cand) + np.arange(total)
     ref_on, ref_off = ref_onset[pair_ref], ref_offset[pair_ref]
     # the same float expressions as sed_eval's validate_onset / validate_offset
+    t_collar, percentage_of_length = collars.t_collar, collars.percentage_of_length
     hit = (np.abs(ref_on - est_onset[pair_est]) <= t_collar) & (
         np.abs(ref_off - est_offset[pair_est])
         <= np.maximum(t_collar, percentage_of_length * (ref_off - ref_on))
@@ -101,17 +104,12 @@ def count_matches(
     return tp
 
 
-def f1_from_counts(tp: float, n_ref: float, n_sys: float) -> float:
-    """F1 = 2·TP / (N_ref + N_sys); 0 when there is no true positive."""
-    return 2.0 * tp / (n_ref + n_sys) if tp > 0 else 0.0
-
-
 def event_counts_per_class(
     reference: Iterable["Event"],
     estimated: Iterable["Event"],
     classes: Sequence[str],
-    t_collar: float = T_COLLAR,
-    percentage_of_length: float = PERCENTAGE_OF_LENGTH,
+    *,
+    collars: EventCollars = EVENT_COLLARS,
 ) -> dict[str, tuple[int, int, int]]:
     """``class → (TP, N_ref, N_sys)`` over all clips (events of other classes are ignored)."""
     reference, estimated = list(reference), list(estimated)
@@ -129,7 +127,7 @@ def event_counts_per_class(
             onset = np.asarray([r[1] for r in rows], dtype=np.float64)
             offset = np.asarray([r[2] for r in rows], dtype=np.float64)
             arrays.append((clip, onset, offset))
-        tp = count_matches(*arrays[0], *arrays[1], len(clip_index), t_collar, percentage_of_length)
+        tp = count_matches(*arrays[0], *arrays[1], len(clip_index), collars=collars)
         out[label] = (int(tp.sum()), len(arrays[0][0]), len(arrays[1][0]))
     return out
 
@@ -138,9 +136,13 @@ def event_f1_per_class(
     reference: Iterable["Event"],
     estimated: Iterable["Event"],
     classes: Sequence[str],
-    t_collar: float = T_COLLAR,
-    percentage_of_length: float = PERCENTAGE_OF_LENGTH,
+    *,
+    collars: EventCollars = EVENT_COLLARS,
 ) -> dict[str, float]:
     """Collar-based event F1 of every class (equals sed_eval's class-wise F-measure)."""
-    counts = event_counts_per_class(reference, estimated, classes, t_collar, percentage_of_length)
-    return {label: f1_from_counts(*counts[label]) for label in classes}
+    counts = event_counts_per_class(reference, estimated, classes, collars=collars)
+    f1 = {}
+    for label in classes:
+        tp, n_ref, n_sys = counts[label]
+        f1[label] = f1_from_counts(tp, n_sys - tp, n_ref - tp)[0]
+    return f1

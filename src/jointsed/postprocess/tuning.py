@@ -3,25 +3,28 @@
 Liang et al. (arXiv 2103.12388) name "event-specific post-processing"; the paper's text is not
 available to us, so this is our formulation (DESIGN §4). On a validation set with strong labels:
 
-* ``objective="event_f1"`` — for every class c separately, an exhaustive search over the grid
-  of tag threshold τ_c × frame threshold θ_c × median window w_c (× max gap × min duration when
-  the grid lists more than 0 for them) for the largest event-based F1 of class c (sed_eval
-  ``EventBasedMetrics``: onset collar 200 ms, offset collar max(200 ms, 20 % of the length),
-  optimal matching). Classes do not interact under this objective, so maximising each class's
-  F1 maximises the macro F1. Fast because the costly steps are shared: the first median filter
-  is computed once per window for all clips, each (w, θ) binarisation once for all τ (gating
-  only removes whole clips, so every τ is a sum over the clips it keeps), events are matched
-  to the labels with vectorised counting (:mod:`.fast_f1`).
+* ``objective="event_f1"`` — for every class c separately, an exhaustive search over the grid of
+  tag threshold τ_c × frame threshold θ_c × median window w_c (× max gap × min duration when the
+  grid lists more than 0 for them) for the largest event-based F1 of class c (sed_eval
+  ``EventBasedMetrics`` with the evaluator's collars,
+  :data:`jointsed.evaluate.settings.EVENT_COLLARS`: onset collar 200 ms, offset
+  collar max(200 ms, 20 % of the length), optimal matching). Classes do not interact under this
+  objective, so maximising each class's F1 maximises the macro F1. Fast because the costly
+  steps are shared: the first median filter is computed once per window for all clips, each
+  (w, θ) binarisation once for all τ (gating only removes whole clips, so every τ is a sum
+  over the clips it keeps), events are matched to the labels with vectorised counting
+  (:mod:`.fast_f1`).
 * ``objective="psds1"`` — PSDS is threshold-free, so only the score-level steps matter: the
   median window w_c and the tag gating τ_c (θ, min duration and gap filling are kept from the
-  base parameters). PSDS1 (DCASE: dtc = gtc = 0.7, α_ct = 0, α_st = 1, max eFPR 100/hour) of the
-  post-processed scores is maximised by coordinate ascent over the classes (each class's
-  (w_c, τ_c) in turn, the others fixed; up to ``grid.psds_rounds`` sweeps). With α_ct = 0 a
-  class's PSD-ROC depends only on its own scores, so sed_scores_eval's per-clip statistics are
-  computed once per window set (plus once for gated, all-zero scores) and every (c, w, τ)
-  candidate is an accumulation of cached per-clip deltas; the α_st coupling is handled by
-  re-combining the cached per-class ROCs. Cost: (number of window candidates + 1) full
-  sed_scores_eval passes, plus one accumulation per (class, window, τ).
+  base parameters). PSDS1 (:data:`jointsed.evaluate.settings.PSDS1`, DCASE: dtc = gtc = 0.7,
+  α_ct = 0, α_st = 1, max eFPR 100/hour) of the post-processed scores is maximised by coordinate
+  ascent over the classes (each class's (w_c, τ_c) in turn, the others fixed; up to
+  ``grid.psds_rounds`` sweeps). With α_ct = 0 a class's PSD-ROC depends only on its own scores,
+  so sed_scores_eval's per-clip statistics are computed once per window set (plus once for
+  gated, all-zero scores) and every (c, w, τ) candidate is an accumulation of cached per-clip
+  deltas; the α_st coupling is handled by re-combining the cached per-class ROCs. Cost: (number
+  of window candidates + 1) full sed_scores_eval passes, plus one accumulation per (class,
+  window, τ).
 
 The base parameters are always part of the grid, and a candidate replaces them only when it
 is strictly better, so the tuned score on the tuning set is never below the base score. Ties
@@ -42,6 +45,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from jointsed.config import ConfigError, to_dict
+from jointsed.evaluate.counts import f1_from_counts
+from jointsed.evaluate.settings import EVENT_COLLARS, PSDS1, EventCollars
 from jointsed.postprocess.apply import (
     active_runs,
     binary_median_filter_rows,
@@ -52,7 +57,7 @@ from jointsed.postprocess.apply import (
     frames_shorter_than,
     median_filter_rows,
 )
-from jointsed.postprocess.fast_f1 import PERCENTAGE_OF_LENGTH, T_COLLAR, count_matches
+from jointsed.postprocess.fast_f1 import count_matches
 from jointsed.postprocess.params import PER_CLASS_FIELDS, PostProcessingError, PostProcessingParams
 
 if TYPE_CHECKING:
@@ -60,10 +65,6 @@ if TYPE_CHECKING:
 
 Objective = Literal["event_f1", "psds1"]
 
-# DCASE PSDS scenario 1 (DESIGN §5)
-PSDS1_SETTINGS: dict[str, float] = dict(
-    dtc_threshold=0.7, gtc_threshold=0.7, alpha_ct=0.0, alpha_st=1.0, max_efpr=100.0
-)
 _TIE_EPS = 1e-12
 
 
@@ -296,8 +297,8 @@ def _search_class_event_f1(
     base: PostProcessingParams,
     grid: TuningGrid,
     frame_hop: float,
-    t_collar: float,
-    percentage_of_length: float,
+    *,
+    collars: EventCollars,
 ) -> tuple[dict[str, float | int], float, float, int]:
     """Exhaustive search for class ``c``. Returns (tuned values, tuned F1, base F1, n candidates)."""
     windows = grid.windows_for(base.median_window[c])
@@ -327,13 +328,12 @@ def _search_class_event_f1(
                     tp = count_matches(
                         ref.clip, ref.onset, ref.offset,
                         clip, frame_times(start, frame_hop), frame_times(end, frame_hop),
-                        n, t_collar, percentage_of_length,
+                        n, collars=collars,
                     )
                     n_sys = np.bincount(clip, minlength=n)
                     tp_tau = keep @ tp
                     sys_tau = keep @ n_sys
-                    denominator = np.maximum(n_ref + sys_tau, 1)
-                    values[wi, ti, gi, mi] = np.where(tp_tau > 0, 2.0 * tp_tau / denominator, 0.0)
+                    values[wi, ti, gi, mi] = f1_from_counts(tp_tau, sys_tau - tp_tau, n_ref - tp_tau)[0]
     base_index = (
         windows.index(base.median_window[c]),
         thetas.index(float(base.frame_threshold[c])),
@@ -384,7 +384,9 @@ def _tune_psds1(
         psds_from_psd_roc,
     )
 
-    settings = PSDS1_SETTINGS
+    settings = PSDS1
+    if settings.alpha_ct != 0.0:  # the per-class caching below is exact only without cross-triggers
+        raise PostProcessingError(f"psds1 tuning assumes alpha_ct = 0, PSDS1 has {settings.alpha_ct}")
     missing = [f for f in data.filenames if f not in durations]
     if missing:
         raise PostProcessingError(
@@ -413,7 +415,7 @@ def _tune_psds1(
     windows = {c: grid.windows_for(base.median_window[c]) for c in evaluated}
     taus = {c: _with_base(grid.tag_thresholds, base.tag_threshold[c]) for c in evaluated}
     n_passes = max(len(w) for w in windows.values())
-    stat_kwargs = dict(dtc_threshold=settings["dtc_threshold"], gtc_threshold=settings["gtc_threshold"])
+    stat_kwargs = dict(dtc_threshold=settings.dtc_threshold, gtc_threshold=settings.gtc_threshold)
 
     def frame_scores(pass_index: int | None) -> dict[str, pd.DataFrame]:
         """Score DataFrames of all clips: class c filtered with its pass_index-th window (None: zeros)."""
@@ -455,8 +457,8 @@ def _tune_psds1(
                 }
                 _, single_psds, _, single_rocs = psds(
                     scores=None, ground_truth=truth_per_class[c], audio_durations=durations,
-                    deltas=class_deltas, alpha_ct=0.0, alpha_st=settings["alpha_st"],
-                    max_efpr=settings["max_efpr"], **stat_kwargs,
+                    deltas=class_deltas, alpha_ct=settings.alpha_ct, alpha_st=settings.alpha_st,
+                    max_efpr=settings.max_efpr, **stat_kwargs,
                 )
                 rocs[(c, wi, ti)] = single_rocs[name]
                 single[(c, wi, ti)] = float(single_psds[name])
@@ -465,9 +467,9 @@ def _tune_psds1(
     def combined(choice: dict[int, tuple[int, int]]) -> float:
         curves = {classes[c]: rocs[(c, *choice[c])] for c in evaluated}
         tpr, efpr = multi_class_psd_roc_from_single_class_psd_rocs(
-            curves, alpha_st=settings["alpha_st"], max_efpr=settings["max_efpr"]
+            curves, alpha_st=settings.alpha_st, max_efpr=settings.max_efpr
         )
-        return float(psds_from_psd_roc(tpr, efpr, settings["max_efpr"]))
+        return float(psds_from_psd_roc(tpr, efpr, settings.max_efpr))
 
     base_choice = {
         c: (windows[c].index(base.median_window[c]), taus[c].index(float(base.tag_threshold[c])))
@@ -514,8 +516,8 @@ def tune_event_specific(
     grid: TuningGrid | None = None,
     objective: Objective = "event_f1",
     progress: bool = True,
-    t_collar: float = T_COLLAR,
-    percentage_of_length: float = PERCENTAGE_OF_LENGTH,
+    *,
+    collars: EventCollars = EVENT_COLLARS,
 ) -> TuningResult:
     """Tune the post-processing per class on a labelled set (DESIGN §4; module docstring).
 
@@ -529,7 +531,7 @@ def tune_event_specific(
         grid: candidate values (default :class:`TuningGrid`).
         objective: ``"event_f1"`` (per-class event F1) or ``"psds1"``.
         progress: show tqdm progress bars.
-        t_collar, percentage_of_length: event-F1 collars (DCASE: 0.2 s, 0.2).
+        collars: collars of the event F1 (default: the evaluator's, DCASE's).
 
     Returns:
         :class:`TuningResult` with the tuned parameters and the per-class table.
@@ -552,7 +554,7 @@ def tune_event_specific(
         tuned_values, tuned_per_class, default_per_class, n_per_class = [], [], [], []
         for c in tqdm(range(len(classes)), desc="tuning post-processing (event F1)", disable=not progress):
             values, tuned, default, n_cand = _search_class_event_f1(
-                data, c, base_params, grid, frame_hop, t_collar, percentage_of_length
+                data, c, base_params, grid, frame_hop, collars=collars
             )
             tuned_values.append(values)
             tuned_per_class.append(tuned)

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from jointsed.data.annotations import Event
-from jointsed.evaluate.intersection import PSDSSettings, sed_scores_psds
+from jointsed.evaluate.intersection import sed_scores_psds
+from jointsed.evaluate.settings import PSDSScenario
 from jointsed.evaluate.io import Reference
 from jointsed.postprocess.fast_f1 import event_counts_per_class
 
@@ -182,11 +183,11 @@ class PSDROC:
     roc: tuple[np.ndarray, np.ndarray]
     per_class_value: dict[str, float]
     per_class_roc: dict[str, tuple[np.ndarray, np.ndarray]]
-    settings: PSDSSettings
+    settings: PSDSScenario
     left_out: list[str]
 
 
-def psd_roc(reference: Reference, scores: Mapping[str, pd.DataFrame], settings: PSDSSettings) -> PSDROC:
+def psd_roc(reference: Reference, scores: Mapping[str, pd.DataFrame], settings: PSDSScenario) -> PSDROC:
     """PSDS and its ROC curves from frame scores (every reference clip must have scores).
 
     Classes without any ground-truth event have no ROC (``sed_scores_eval`` refuses them): they

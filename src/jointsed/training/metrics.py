@@ -18,7 +18,8 @@ import numpy as np
 
 from jointsed.data.annotations import Event
 from jointsed.postprocess.apply import postprocess_scores
-from jointsed.postprocess.fast_f1 import event_counts_per_class, f1_from_counts
+from jointsed.evaluate.counts import f1_from_counts
+from jointsed.postprocess.fast_f1 import event_counts_per_class
 from jointsed.postprocess.params import PostProcessingParams
 
 
@@ -75,7 +76,9 @@ def event_f1_per_class(
     frame = {name: frame_scores[i] for i, name in enumerate(filenames)}
     estimated = postprocess_scores(clip, frame, params, frame_hop)
     counts = event_counts_per_class(reference, estimated, params.classes)
-    f1 = np.array([f1_from_counts(*counts[c]) for c in params.classes])
+    # counts are (TP, N_ref, N_sys): FP = N_sys - TP, FN = N_ref - TP
+    f1 = np.array([f1_from_counts(tp, n_sys - tp, n_ref - tp)[0]
+                   for tp, n_ref, n_sys in (counts[c] for c in params.classes)])
     present = np.array([counts[c][1] > 0 for c in params.classes])
     return f1, present, estimated
 
