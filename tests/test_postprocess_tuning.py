@@ -9,6 +9,9 @@ import pytest
 
 from jointsed.config import ConfigError, from_dict
 from jointsed.data.annotations import Event, StrongAnnotations
+from jointsed.evaluate.event_based import event_based_fscores, event_based_fscores_from_scores
+from jointsed.evaluate.io import Reference
+from jointsed.evaluate.settings import EVENT_COLLARS, EventCollars
 from jointsed.postprocess import (
     PostProcessingError,
     PostProcessingParams,
@@ -84,6 +87,66 @@ def test_fast_f1_uses_optimal_matching_like_sed_eval_default():
     fast = event_f1_per_class(reference, estimated, ["a"])["a"]
     assert fast == pytest.approx(_sed_eval_class_f1(reference, estimated, ["a"])["a"]) == pytest.approx(1.0)
     assert _sed_eval_class_f1(reference, estimated, ["a"], matching="greedy")["a"] == pytest.approx(0.5)
+
+
+def test_fast_f1_without_reference_or_system_events_is_zero():
+    event = Event("x.wav", 1.0, 2.0, "a")
+    assert event_f1_per_class([event], [], ["a"]) == {"a": 0.0}  # nothing detected
+    assert event_f1_per_class([], [event], ["a"]) == {"a": 0.0}  # nothing to detect
+    assert event_f1_per_class([], [], ["a"]) == {"a": 0.0}
+
+
+# --------------------------------------------------- one collar setting for tuner and evaluator
+COLLAR_HOP = 0.01  # 10 ms frames: onsets 0.19 s and 0.21 s off lie on the frame grid
+
+
+@pytest.mark.parametrize("shift,collars,hit", [
+    (0.19, None, True),   # the defaults: DCASE's 200 ms onset collar
+    (0.21, None, False),
+    (0.21, EventCollars(t_collar=0.25, percentage_of_length=0.2), True),
+    (0.19, EventCollars(t_collar=0.15, percentage_of_length=0.2), False),
+])
+def test_tuner_and_evaluator_apply_the_same_collars(shift, collars, hit):
+    """One reference event (3.0-6.5 s) and one detection whose onset is ``shift`` late: the
+    tuner's fast F1, the tuner itself and both evaluator paths (sed_eval on detections,
+    sed_scores_eval on frame scores) agree, with the default collars and with others given by
+    keyword."""
+    from sed_scores_eval.base_modules.scores import create_score_dataframe
+
+    kwargs = {} if collars is None else {"collars": collars}
+    expected = 1.0 if hit else 0.0
+    onset = round(3.0 / COLLAR_HOP) + round(shift / COLLAR_HOP)
+    frames = np.zeros((1000, 1))
+    frames[onset : round(6.5 / COLLAR_HOP), 0] = 1.0
+    detection = Event("x.wav", onset * COLLAR_HOP, 6.5, "Speech")
+    truth = StrongAnnotations(path=None, events=[Event("x.wav", 3.0, 6.5, "Speech")], filenames=["x.wav"])
+
+    fast = event_f1_per_class(truth.events, [detection], ["Speech"], **kwargs)["Speech"]
+    base = PostProcessingParams.uniform(["Speech"], median_window=1)
+    grid = TuningGrid(tag_thresholds=[0.5], frame_thresholds=[0.5], window_factors=[1.0], add_window_one=False)
+    tuned = tune_event_specific({"x.wav": np.ones(1)}, {"x.wav": frames}, truth, None, COLLAR_HOP, base, grid,
+                                progress=False, **kwargs)
+    reference = Reference(events={"x": [(3.0, 6.5, "Speech")]}, durations={"x": 10.0}, classes=("Speech",))
+    from_detections = event_based_fscores(reference, {"x": [(detection.onset, 6.5, "Speech")]}, **kwargs)
+    scores = {"x": create_score_dataframe(frames, np.arange(1001) * COLLAR_HOP, ["Speech"])}
+    from_scores = event_based_fscores_from_scores(reference, scores, 0.5, **kwargs)
+
+    assert fast == expected
+    assert tuned.default_score == expected
+    assert from_detections["macro_f1"] == pytest.approx(expected)
+    assert from_scores["macro_f1"] == pytest.approx(expected)
+
+
+def test_tuner_and_evaluator_default_to_the_settings_collars():
+    import inspect
+
+    from jointsed.postprocess import event_counts_per_class
+
+    for fn in (event_f1_per_class, event_counts_per_class, tune_event_specific, event_based_fscores,
+               event_based_fscores_from_scores):
+        parameter = inspect.signature(fn).parameters["collars"]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameter.default is EVENT_COLLARS, fn.__name__
 
 
 # ----------------------------------------------------------------------------- tuning
