@@ -27,7 +27,8 @@ def config_reference() -> str:
     lead = (
         "\nA recipe is a YAML file of these sections. Every key is optional (defaults below); an unknown\n"
         "key or a value of the wrong type is an error naming the key. `base: other.yaml` inherits from\n"
-        "another recipe; `jointsed train RECIPE --set section.key=value` overrides one key.\n"
+        "another recipe (a path relative to the recipe, or a packaged recipe's name: `base: dcase2019/joint`;\n"
+        "`jointsed recipes` lists them); `jointsed train RECIPE --set section.key=value` overrides one key.\n"
     )
     first_break = body.index("\n", body.index("# ")) + 1
     return intro + body[:first_break] + lead + body[first_break:]

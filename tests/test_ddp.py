@@ -24,9 +24,10 @@ from conftest import LEARNABLE_CLASSES, LEARNABLE_CLIP_SECONDS
 from jointsed.training.config import load_recipe
 from jointsed.training.data import ComposedBatchSampler
 from jointsed.training.engine import TrainingError, train, weights_checksum
+from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
-JOINT_RECIPE = REPO / "recipes" / "cpu" / "joint.yaml"
+JOINT_RECIPE = recipes_root() / "cpu" / "joint.yaml"
 
 # tiny widths, one epoch per phase, 12 clips per set (36 training clips, 12 of them strong)
 TINY_JOINT = [

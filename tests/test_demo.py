@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from jointsed.cli import main as cli_main
+from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
-GL_RECIPE = REPO / "recipes" / "cpu" / "gl_baseline.yaml"
+GL_RECIPE = recipes_root() / "cpu" / "gl_baseline.yaml"
 TINY = [
     "trainer.num_threads=1",
     "trainer.max_epochs=1",

@@ -48,7 +48,7 @@ def test_gpu_index_out_of_range(monkeypatch):
 @pytest.mark.parametrize("argv", [
     ["demo", "--device", "gpu", "--out", "{tmp}/demo"],
     ["predict", "{tmp}/run", "{tmp}/a.wav", "--out", "{tmp}/e.tsv", "--device", "cuda"],
-    ["train", "recipes/cpu/gl_baseline.yaml", "--data-root", "{tmp}", "--accelerator", "gpu"],
+    ["train", "cpu/gl_baseline", "--data-root", "{tmp}", "--accelerator", "gpu"],
     ["tune", "{tmp}/run", "--data-root", "{tmp}", "--device", "cuda"],
     ["evaluate", "--run", "{tmp}/run", "--data-root", "{tmp}", "--device", "cuda"],
 ])

@@ -22,10 +22,11 @@ from jointsed.cli import main as cli_main
 from jointsed.runs.checkpoint import CheckpointError, read_checkpoint
 from jointsed.training.config import load_recipe
 from jointsed.training.engine import AtomicCheckpointIO, TrainingError, _read_state_dict, load_frame_teacher, train
+from jointsed.recipes import recipes_root
 from test_training import GL_RECIPE, TINY_GL
 
 REPO = Path(__file__).resolve().parents[1]
-JOINT_RECIPE = REPO / "recipes" / "cpu" / "joint.yaml"
+JOINT_RECIPE = recipes_root() / "cpu" / "joint.yaml"
 RUN_SETS = TINY_GL + ["data.max_clips_per_set=8", "validation.event_f1=false", "trainer.max_epochs=1"]
 
 

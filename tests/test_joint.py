@@ -25,10 +25,11 @@ from jointsed.training.config import load_recipe
 from jointsed.training.data import SEDDataModule, load_training_set
 from jointsed.training.engine import TrainingError, load_frame_teacher, prepare_system, train, weights_checksum
 from jointsed.training.systems import FrameTeacherSystem, GuidedLearningSystem
+from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
-GL_RECIPE = REPO / "recipes" / "cpu" / "gl_baseline.yaml"
-JOINT_RECIPE = REPO / "recipes" / "cpu" / "joint.yaml"
+GL_RECIPE = recipes_root() / "cpu" / "gl_baseline.yaml"
+JOINT_RECIPE = recipes_root() / "cpu" / "joint.yaml"
 
 TINY = [
     f"features.clip_duration={LEARNABLE_CLIP_SECONDS}",
@@ -309,7 +310,7 @@ def test_joint_config_is_validated():
     with pytest.raises(ConfigError, match="joint.distillation.layers"):
         load_recipe(JOINT_RECIPE, ["joint.distillation.layers=[3]"])
     with pytest.raises(ConfigError, match="joint.distillation"):
-        load_recipe(REPO / "recipes" / "cpu" / "crnn_mean_teacher.yaml",
+        load_recipe(recipes_root() / "cpu" / "crnn_mean_teacher.yaml",
                     ["joint.distillation.enabled=true", "joint.distillation.teacher_checkpoint=auto"])
     with pytest.raises(ConfigError, match="frame_teacher"):
         load_recipe(GL_RECIPE, ["system=frame_teacher", "data.synthetic_tsv=null"])
@@ -334,8 +335,8 @@ ABLATIONS = {
 @pytest.mark.parametrize("folder", ["dcase2019", "cpu"])
 @pytest.mark.parametrize("name", sorted(ABLATIONS))
 def test_ablation_differs_from_joint_only_in_its_switch(folder, name):
-    joint = _flatten(to_dict(load_recipe(REPO / "recipes" / folder / "joint.yaml")))
-    ablation = _flatten(to_dict(load_recipe(REPO / "recipes" / folder / name)))
+    joint = _flatten(to_dict(load_recipe(recipes_root() / folder / "joint.yaml")))
+    ablation = _flatten(to_dict(load_recipe(recipes_root() / folder / name)))
     assert joint.keys() == ablation.keys()
     diff = {k: ablation[k] for k in joint if joint[k] != ablation[k] and k != "name"}
     assert diff == ABLATIONS[name]
@@ -343,9 +344,9 @@ def test_ablation_differs_from_joint_only_in_its_switch(folder, name):
 
 @pytest.mark.parametrize("folder", ["dcase2019", "cpu"])
 def test_joint_recipe_switches_everything_on(folder):
-    cfg = load_recipe(REPO / "recipes" / folder / "joint.yaml")
+    cfg = load_recipe(recipes_root() / folder / "joint.yaml")
     j = cfg.joint
     assert j.distillation.enabled and j.distillation.teacher_checkpoint == "auto" and j.distillation.mask_mode == "target"
     assert j.focal.enabled and j.focal.gamma0 > 0 and j.two_stage.enabled
-    header = (REPO / "recipes" / folder / "joint.yaml").read_text().splitlines()[:8]
+    header = (recipes_root() / folder / "joint.yaml").read_text().splitlines()[:8]
     assert any("2103.12388" in line for line in header)

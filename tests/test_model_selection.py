@@ -35,9 +35,10 @@ from jointsed.training.engine import (
     summarize_history,
 )
 from jointsed.training.metrics import average_precision
+from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
-GL_RECIPE = REPO / "recipes" / "cpu" / "gl_baseline.yaml"
+GL_RECIPE = recipes_root() / "cpu" / "gl_baseline.yaml"
 TINY = [
     f"features.clip_duration={LEARNABLE_CLIP_SECONDS}",
     f"data.classes=[{','.join(LEARNABLE_CLASSES)}]",
@@ -188,4 +189,4 @@ def test_no_recipe_key_that_nothing_reads():
     the key is gone and an old recipe that sets it is told so."""
     with pytest.raises(ConfigError, match="postprocess.event_specific"):
         load_recipe(GL_RECIPE, ["postprocess.event_specific=true"])
-    assert not list(REPO.glob("recipes/*/joint_no_esp.yaml"))
+    assert not list(recipes_root().glob("*/joint_no_esp.yaml"))

@@ -31,6 +31,7 @@ from jointsed.runs.predictor import Predictor
 from jointsed.training.config import load_recipe
 from jointsed.training.engine import frame_teacher_config
 from jointsed.training.systems import CHECKPOINT_FORMAT, build_system
+from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ["Alarm_bell_ringing", "Blender", "Cat", "Dishes"]
@@ -61,10 +62,10 @@ def _checkpoint(config, path: Path, seed: int = 0) -> Path:
 
 
 def _systems(tmp_path: Path) -> dict[str, Path]:
-    joint = load_recipe(REPO / "recipes" / "cpu" / "joint.yaml", TINY_GL)  # GL + distillation adapters
+    joint = load_recipe(recipes_root() / "cpu" / "joint.yaml", TINY_GL)  # GL + distillation adapters
     return {
         "guided_learning": _checkpoint(joint, tmp_path / "gl.ckpt", 1),
-        "mean_teacher": _checkpoint(load_recipe(REPO / "recipes" / "cpu" / "crnn_mean_teacher.yaml", TINY_MT),
+        "mean_teacher": _checkpoint(load_recipe(recipes_root() / "cpu" / "crnn_mean_teacher.yaml", TINY_MT),
                                     tmp_path / "mt.ckpt", 2),
         "frame_teacher": _checkpoint(frame_teacher_config(joint), tmp_path / "ft.ckpt", 3),
     }
@@ -161,7 +162,7 @@ def test_streamed_prediction_equals_whole_file_prediction(tmp_path):
 def test_twenty_minutes_of_stereo_stream_in_bounded_memory(tmp_path):
     # 64-ms frames (a third of the default 20-ms frames' front-end work: keeps the test quick)
     coarse = ["features.n_fft=1024", "features.win_length=1024", "features.hop_length=1024"]
-    ckpt = _checkpoint(frame_teacher_config(load_recipe(REPO / "recipes" / "cpu" / "joint.yaml", TINY_GL + coarse)),
+    ckpt = _checkpoint(frame_teacher_config(load_recipe(recipes_root() / "cpu" / "joint.yaml", TINY_GL + coarse)),
                        tmp_path / "ft.ckpt")
     audio = tmp_path / "twenty_minutes.wav"
     _write_noise(audio, 20 * 60, 44100, 2)

@@ -23,10 +23,11 @@ from jointsed.training.config import RecipeConfig, load_recipe
 from jointsed.training.data import ComposedBatchSampler
 from jointsed.training.engine import TrainingError, train, weights_checksum
 from jointsed.training.metrics import clip_f1_per_class, macro
+from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
-GL_RECIPE = REPO / "recipes" / "cpu" / "gl_baseline.yaml"
-MT_RECIPE = REPO / "recipes" / "cpu" / "crnn_mean_teacher.yaml"
+GL_RECIPE = recipes_root() / "cpu" / "gl_baseline.yaml"
+MT_RECIPE = recipes_root() / "cpu" / "crnn_mean_teacher.yaml"
 
 COMMON = [
     f"features.clip_duration={LEARNABLE_CLIP_SECONDS}",
@@ -71,7 +72,7 @@ def _assert_same_weights(a: Path, b: Path) -> None:
 
 
 # ----- recipes -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("recipe", sorted((REPO / "recipes").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("recipe", sorted(recipes_root().glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_recipe_loads(recipe):
     cfg = load_recipe(recipe)
     assert isinstance(cfg, RecipeConfig)
@@ -79,7 +80,7 @@ def test_every_recipe_loads(recipe):
 
 
 def test_cpu_recipe_inherits_lins_settings():
-    full = load_recipe(REPO / "recipes" / "dcase2019" / "gl_baseline.yaml")
+    full = load_recipe(recipes_root() / "dcase2019" / "gl_baseline.yaml")
     cpu = load_recipe(GL_RECIPE)
     # the CPU recipe trains a few epochs: a higher constant rate (its own setting); Lin's 0.0018 stays in full
     assert full.optimizer.lr == 0.0018 and cpu.optimizer.lr == 0.003

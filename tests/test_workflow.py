@@ -30,9 +30,10 @@ from jointsed.workflow import (
     score_split,
     tune_run,
 )
+from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
-GL_RECIPE = REPO / "recipes" / "cpu" / "gl_baseline.yaml"
+GL_RECIPE = recipes_root() / "cpu" / "gl_baseline.yaml"
 TINY_GL = [
     "trainer.num_threads=1",
     "trainer.max_epochs=2",

@@ -5,7 +5,7 @@
     from jointsed import api
 
     api.synthesize("data/demo", preset="demo")
-    result = api.train("recipes/cpu/gl_baseline.yaml", "data/demo", "runs/gl")
+    result = api.train("cpu/gl_baseline", "data/demo", "runs/gl")
     api.tune("runs/gl", "data/demo")
     metrics = api.evaluate("runs/gl", "data/demo")
     predictions = api.predict("runs/gl", ["my_recording.flac"])
@@ -68,18 +68,21 @@ def load_recipe(
     """Load and validate a recipe (:func:`jointsed.training.config.load_recipe`).
 
     Args:
-        path: recipe YAML (``base:`` inheritance resolved); ``None``: every default.
+        path: a packaged recipe's name (``dcase2019/joint``, ``cpu/gl_baseline``; the list:
+            :func:`jointsed.recipes.list_recipes`) or the path of a recipe YAML (``base:``
+            inheritance resolved); ``None``: every default.
         overrides: ``"section.key=value"`` strings, the CLI's ``--set``, applied in order.
         extra: a nested mapping merged last, e.g. ``{"trainer": {"max_epochs": 3}}``.
     Returns:
         The typed :class:`~jointsed.training.config.RecipeConfig` (dataclasses; edit its fields
         and pass it to :func:`train`).
     Raises:
-        jointsed.config.ConfigError: unreadable YAML, an unknown key or a wrong type (named).
+        jointsed.config.ConfigError: an unknown recipe name (the closest are named), unreadable
+            YAML, an unknown key or a wrong type (named).
 
     Example::
 
-        config = api.load_recipe("recipes/cpu/gl_baseline.yaml", ["trainer.max_epochs=5"])
+        config = api.load_recipe("cpu/gl_baseline", ["trainer.max_epochs=5"])
         config.data.classes = ["beep", "hum", "hiss"]
     """
     from jointsed.training.config import load_recipe as _load
@@ -173,7 +176,8 @@ def train(
     call; finished phases in ``run_dir`` are reused.
 
     Args:
-        recipe: recipe YAML or a :class:`RecipeConfig` from :func:`load_recipe`.
+        recipe: a packaged recipe's name (``dcase2019/joint``), a recipe YAML, or a
+            :class:`RecipeConfig` from :func:`load_recipe`.
         data_root: dataset folder the recipe's ``data`` paths are relative to.
         run_dir: run folder (``config.yaml``, ``checkpoints/best.ckpt``, ``metrics.json``, logs).
         overrides: ``"section.key=value"`` strings applied to the recipe.
@@ -192,7 +196,7 @@ def train(
 
     Example::
 
-        result = api.train("recipes/cpu/gl_baseline.yaml", "data/demo", "runs/gl",
+        result = api.train("cpu/gl_baseline", "data/demo", "runs/gl",
                            overrides=["trainer.max_epochs=5"])
         result.metrics["best"]["event_f1"]
     """

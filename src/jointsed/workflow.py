@@ -47,7 +47,6 @@ from typing import Any, Callable, Literal, Mapping, Optional, Sequence
 
 import numpy as np
 
-import jointsed
 from jointsed import __version__
 from jointsed.config import to_dict
 from jointsed.data.annotations import (
@@ -642,10 +641,10 @@ def tune_run(
 
 
 # ============================================================================ demo
-#: recipe the demo trains (relative to the repository's ``recipes/`` folder): the joint system
-#: when its CPU recipe exists, else the guided-learning baseline
-DEMO_RECIPE = "cpu/joint.yaml"
-DEMO_FALLBACK_RECIPE = "cpu/gl_baseline.yaml"
+#: packaged recipe the demo trains (:mod:`jointsed.recipes`): the joint system when its CPU
+#: recipe exists, else the guided-learning baseline
+DEMO_RECIPE = "cpu/joint"
+DEMO_FALLBACK_RECIPE = "cpu/gl_baseline"
 DEMO_PRESET = "demo"
 DEMO_STATE_FILE = "demo.json"
 
@@ -660,20 +659,18 @@ SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
 
 
 def recipes_dir() -> Path:
-    """The ``recipes/`` folder of the installed repository (not of the current folder)."""
-    return Path(jointsed.__file__).resolve().parents[2] / "recipes"
+    """The folder of the packaged recipes (:func:`jointsed.recipes.recipes_root`)."""
+    from jointsed.recipes import recipes_root
+
+    return recipes_root()
 
 
 def demo_recipe() -> Path:
     """The recipe ``jointsed demo`` trains by default (:data:`DEMO_RECIPE`, else the fallback)."""
-    folder = recipes_dir()
-    for name in (DEMO_RECIPE, DEMO_FALLBACK_RECIPE):
-        if (folder / name).is_file():
-            return folder / name
-    raise WorkflowError(
-        f"no demo recipe found: neither {folder / DEMO_RECIPE} nor {folder / DEMO_FALLBACK_RECIPE} exists "
-        "(jointsed must be installed from its repository, e.g. pip install -e .); give one with --recipe"
-    )
+    from jointsed.recipes import list_recipes, packaged_recipe
+
+    names = list_recipes()
+    return packaged_recipe(DEMO_RECIPE if DEMO_RECIPE in names else DEMO_FALLBACK_RECIPE)
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """``jointsed demo``: the whole toolkit on a synthetic dataset, in one command.
 
-    jointsed demo [--out jointsed_demo] [--force] [--recipe PATH] [--device cpu|gpu]
+    jointsed demo [--out jointsed_demo] [--force] [--recipe RECIPE] [--device cpu|gpu]
 
 1. synthesises the ``demo`` dataset (``jointsed synth --preset demo``) into ``OUT/data``;
-2. trains the demo recipe (``recipes/cpu/joint.yaml`` if present, else
-   ``recipes/cpu/gl_baseline.yaml``) into ``OUT/run``;
+2. trains the demo recipe (the packaged ``cpu/joint``; ``--recipe`` takes another packaged
+   recipe's name or a YAML path) into ``OUT/run``;
 3. tunes the post-processing on the demo validation set (``OUT/run/postprocess.json``);
 4. evaluates on that validation set with Lin's default and with the tuned post-processing
    (``OUT/run/eval/validation/``);
@@ -29,9 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="demo folder (default: ./jointsed_demo): data/, run/, demo.json")
     parser.add_argument("--force", action="store_true",
                         help="redo every step (replaces DIR/data and DIR/run)")
-    parser.add_argument("--recipe", type=Path, metavar="PATH",
-                        help="recipe to train (default: recipes/cpu/joint.yaml of the jointsed repository if "
-                             "present, else recipes/cpu/gl_baseline.yaml)")
+    from jointsed.recipes import describe
+
+    parser.add_argument("--recipe", metavar="RECIPE",
+                        help="recipe to train: a packaged recipe's name or the path of a recipe YAML "
+                             "(default: cpu/joint)")
+    parser.epilog = f"{describe()} (`jointsed recipes` shows their files)."
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                         help="train and run the model on the CPU (default) or a GPU")
     parser.add_argument("--objective", choices=("event_f1", "psds1"), default="event_f1",
@@ -46,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jointsed.recipes import resolve_recipe
     from jointsed.utils.device import check_device
     from jointsed.workflow import run_demo
 
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_demo(
         args.out,
         force=args.force,
-        recipe=args.recipe,
+        recipe=resolve_recipe(args.recipe) if args.recipe is not None else None,
         overrides=args.overrides,
         device=args.device,
         preset=args.preset,

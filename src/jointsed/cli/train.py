@@ -1,23 +1,25 @@
 """``jointsed train``: train a recipe on a DESED-layout dataset.
 
-    jointsed train recipes/dcase2019/gl_baseline.yaml --data-root DATA --out runs/gl
+    jointsed train dcase2019/gl_baseline --data-root DATA --out runs/gl
     jointsed train RECIPE --data-root DATA --out runs/gl --resume --set trainer.max_epochs=120
     jointsed train RECIPE --data-root DATA --devices 4 --accelerator gpu --strategy ddp
 
+RECIPE is a packaged recipe's name (``jointsed recipes`` lists them; ``dcase2019/joint``,
+``cpu/gl_baseline``) or the path of a YAML file (your own, which may ``base:`` a packaged one).
 ``--set key.path=value`` overrides any recipe key (value parsed as YAML). The run folder gets
 ``config.yaml``, ``checkpoints/best.ckpt`` + ``last.ckpt``, ``logs/`` (CSV + TensorBoard) and
 ``metrics.json``. With several nodes, give ``--out`` explicitly (every node must use the same
 folder, on a shared file system).
 
-The joint framework (recipes/*/joint.yaml; our reconstruction of Liang et al., arXiv 2103.12388)
+The joint framework (``*/joint``; our reconstruction of Liang et al., arXiv 2103.12388)
 is one command too: the frame-level teacher (``joint.distillation.teacher_checkpoint: auto``) into
 ``RUN_DIR/frame_teacher``, stage 1 (BCE) into ``RUN_DIR/stage1``, stage 2 (adaptive focal loss)
 into ``RUN_DIR/stage2``; the run folder's checkpoints and metrics are the final stage's. Finished
 phases are reused when the command is run again (``--force`` retrains them)::
 
-    jointsed train recipes/dcase2019/joint.yaml --data-root DATA --out runs/joint
-    jointsed train recipes/dcase2019/joint.yaml --data-root DATA --out runs/joint --stage 1
-    jointsed train recipes/dcase2019/joint.yaml --data-root DATA --out runs/joint --stage 2
+    jointsed train dcase2019/joint --data-root DATA --out runs/joint
+    jointsed train dcase2019/joint --data-root DATA --out runs/joint --stage 1
+    jointsed train dcase2019/joint --data-root DATA --out runs/joint --stage 2
     jointsed train RECIPE --data-root DATA --out runs/other --stage 2 --init runs/joint/stage1
 """
 
@@ -32,7 +34,11 @@ HELP = "Train a system (guided learning, CRNN mean teacher, joint framework) fro
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", type=Path, help="recipe YAML (see recipes/)")
+    from jointsed.recipes import describe
+
+    parser.add_argument("recipe", metavar="RECIPE",
+                        help="packaged recipe name (e.g. dcase2019/joint) or path of a recipe YAML")
+    parser.epilog = f"{describe()} (`jointsed recipes` shows their files)."
     parser.add_argument("--data-root", required=True, type=Path, metavar="DIR",
                         help="dataset folder (DESED layout; the recipe's data paths are relative to it)")
     parser.add_argument("--out", type=Path, metavar="RUN_DIR",
@@ -73,21 +79,6 @@ def _cli_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def _check_recipe_path(recipe: Path) -> None:
-    """A recipe path that does not exist: name the closest recipes that do."""
-    if recipe.is_file():
-        return
-    import difflib
-
-    from jointsed.config import ConfigError
-
-    recipes_dir = Path(__file__).resolve().parents[3] / "recipes"
-    known = sorted(str(p.relative_to(recipes_dir.parent)) for p in recipes_dir.rglob("*.yaml")) if recipes_dir.is_dir() else []
-    close = difflib.get_close_matches(str(recipe), known, n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(close)}?" if close else (f"; recipes: {', '.join(known)}" if known else "")
-    raise ConfigError(f"recipe not found: {recipe}{hint}")
-
-
 def _check_data_root(data_root: Path, config) -> None:
     """No data where --data-root points: say which tables are missing and how to get a dataset."""
     from jointsed.training.engine import TrainingError
@@ -120,7 +111,6 @@ def run(args: argparse.Namespace) -> int:
     from jointsed.training.engine import train
     from jointsed.utils.device import check_device
 
-    _check_recipe_path(args.recipe)
     config = load_recipe(args.recipe, [*args.overrides, *_cli_overrides(args)])
     check_device(config.trainer.accelerator, "--accelerator" if args.accelerator else "trainer.accelerator")
     _check_data_root(args.data_root, config)

@@ -1,10 +1,11 @@
-"""Typed recipe configuration of a training run (``recipes/*.yaml``).
+"""Typed recipe configuration of a training run (the packaged recipes: :mod:`jointsed.recipes`).
 
 A recipe is a YAML mapping loaded into :class:`RecipeConfig` with :func:`jointsed.config.from_dict`:
 an unknown key, a missing required key or a value of the wrong type is a
 :class:`~jointsed.config.ConfigError` naming the dotted key (``optimizer.lrr``). A recipe may
 inherit from another with ``base: relative/path.yaml`` (resolved against the recipe's folder,
-recursively); the child's keys win (:func:`jointsed.config.merge`). Command-line overrides
+recursively) or ``base: dcase2019/joint`` (a packaged recipe's name, :mod:`jointsed.recipes`); the
+child's keys win (:func:`jointsed.config.merge`). Command-line overrides
 (``--set trainer.max_epochs=3``) are merged last. The resolved config is saved as
 ``RUN_DIR/config.yaml`` and inside every checkpoint.
 
@@ -38,6 +39,7 @@ from jointsed.config import ConfigError, from_dict, load_yaml, merge, parse_over
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.models.cnn import PROFESSIONAL_TEACHER, PROMISING_STUDENT, ConvNetConfig
 from jointsed.models.crnn import CRNNConfig
+from jointsed.recipes import packaged_recipe, resolve_recipe
 
 SystemName = Literal["guided_learning", "mean_teacher", "frame_teacher"]
 SET_NAMES: tuple[str, ...] = ("weak", "synthetic", "unlabelled")
@@ -438,6 +440,11 @@ def load_recipe_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str
     if not isinstance(base, str):
         raise ConfigError(f"{path}: 'base' must be a path string, got {base!r}")
     base_path = Path(base) if Path(base).is_absolute() else path.parent / base
+    if not base_path.is_file():  # not beside the recipe: a packaged recipe's name (dcase2019/joint)?
+        try:
+            base_path = packaged_recipe(base)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: base: {exc}") from None
     return merge(load_recipe_dict(base_path, (*_seen, path)), data)
 
 
@@ -449,7 +456,7 @@ def load_recipe(
     """Load and validate a recipe.
 
     Args:
-        path: recipe YAML (``None``: all defaults).
+        path: recipe YAML or packaged recipe name (``dcase2019/joint``; ``None``: all defaults).
         overrides: ``"key.path=value"`` strings (the CLI's ``--set``), applied in order.
         extra: a mapping merged last (programmatic overrides).
     Returns:
@@ -457,6 +464,8 @@ def load_recipe(
     Raises:
         ConfigError: naming the offending key (unknown key, wrong type, bad value).
     """
+    if path is not None:  # a file, or a packaged recipe's name (dcase2019/joint)
+        path = resolve_recipe(path)
     data = load_recipe_dict(path) if path is not None else {}
     if path is not None and not data.get("name"):
         data["name"] = Path(path).stem
