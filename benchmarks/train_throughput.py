@@ -45,11 +45,12 @@ from jointsed.training.engine import train
 from jointsed.utils.atomic import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[1]
+#: packaged recipes (jointsed.recipes) by (system, size)
 RECIPES = {
-    ("guided_learning", "cpu"): REPO / "recipes" / "cpu" / "gl_baseline.yaml",
-    ("guided_learning", "full"): REPO / "recipes" / "dcase2019" / "gl_baseline.yaml",
-    ("mean_teacher", "cpu"): REPO / "recipes" / "cpu" / "crnn_mean_teacher.yaml",
-    ("mean_teacher", "full"): REPO / "recipes" / "dcase2019" / "crnn_mean_teacher.yaml",
+    ("guided_learning", "cpu"): "cpu/gl_baseline",
+    ("guided_learning", "full"): "dcase2019/gl_baseline",
+    ("mean_teacher", "cpu"): "cpu/crnn_mean_teacher",
+    ("mean_teacher", "full"): "dcase2019/crnn_mean_teacher",
 }
 
 
@@ -214,7 +215,7 @@ def measure(system: str, size: str, args: argparse.Namespace) -> dict:
     return {
         "system": system,
         "recipe": size,
-        "recipe_file": str(RECIPES[(system, size)].relative_to(REPO)),
+        "recipe_file": f"jointsed/recipes/{RECIPES[(system, size)]}.yaml",
         "overrides": list(args.set),
         "batch_size": bs,
         "steps_timed": len(times),
@@ -246,7 +247,7 @@ def measure_epoch(system: str, size: str, args: argparse.Namespace) -> dict:
     return {
         "system": system,
         "recipe": size,
-        "recipe_file": str(RECIPES[(system, size)].relative_to(REPO)),
+        "recipe_file": f"jointsed/recipes/{RECIPES[(system, size)]}.yaml",
         "overrides": list(args.set),
         "train_set_sizes": sizes,
         "validation_clips": len(val),

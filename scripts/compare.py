@@ -7,7 +7,7 @@
 1. synthesises the ``--preset`` dataset (seed 0) with its held-out ``public_eval`` split: DESED's
    public-evaluation layout, so the test clips share no layout with the validation split that
    post-processing is tuned on (``--n-eval`` sets its size);
-2. trains every system (``recipes/<--recipes>/<system>.yaml``) for every seed, ``--jobs`` at a
+2. trains every system (the packaged recipe ``<--recipes>/<system>``) for every seed, ``--jobs`` at a
    time (each with ``cores / jobs`` CPU threads);
 3. tunes the event-specific post-processing of each run on the dataset's validation split
    (``RUN/postprocess_tuned.json``) and scores the run on the held-out split twice: with Lin's
@@ -38,7 +38,6 @@ import numpy as np
 
 from jointsed.data.synth.generate import EVAL_DURATIONS_TSV, EVAL_TSV, SPLIT_BY_NAME
 
-REPO = Path(__file__).resolve().parents[1]
 SYSTEMS = ("gl_baseline", "crnn_mean_teacher", "joint", "joint_no_dfd", "joint_no_afl")
 MAIN_SYSTEMS = ("gl_baseline", "joint")  # every seed; the others: --ablation-seeds
 ROWS = (  # label, system, scoring
@@ -87,9 +86,9 @@ def train_one(system: str, seed: int, args: argparse.Namespace, data: Path, thre
     run = args.out / f"{system}_s{seed}"
     started = time.perf_counter()
     if not (run / "finished.json").is_file():
-        recipe = REPO / "recipes" / args.recipes / f"{system}.yaml"
+        recipe = f"{args.recipes}/{system}"  # a packaged recipe's name (jointsed recipes)
         sets = [f"--set={s}" for s in train_overrides(system, args, seed, threads)]
-        jointsed("train", str(recipe), "--data-root", str(data), "--out", str(run), "--no-progress",
+        jointsed("train", recipe, "--data-root", str(data), "--out", str(run), "--no-progress",
                  "--accelerator", args.device, "--force", *sets, log=args.out / f"{system}_s{seed}.train.log")
         print(f"[compare] {system} seed {seed} trained in {time.perf_counter() - started:.0f} s", flush=True)
     return json.loads((run / "finished.json").read_text())
@@ -162,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="proxy")
     parser.add_argument("--synth", nargs=argparse.REMAINDER, default=[], metavar="ARGS",
                         help="extra jointsed synth arguments (last on the command line), e.g. --n-synthetic 600")
-    parser.add_argument("--recipes", default="dcase2019", help="recipe folder: dcase2019 (full size) or cpu")
+    parser.add_argument("--recipes", default="dcase2019", help="packaged recipe folder: dcase2019 (full size) or cpu")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44], help="seeds of GL and joint")
     parser.add_argument("--ablation-seeds", nargs="+", type=int, default=[42], help="seeds of the other systems")

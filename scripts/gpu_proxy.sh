@@ -6,7 +6,7 @@
 #
 # `jointsed synth --preset proxy` (500 weak, 500 strong, 1,000 unlabelled, 1,168 validation and
 # 692 held-out eval clips on DESED's public-evaluation layouts), then the full-size
-# recipes/dcase2019 systems: GL baseline and joint with 3 seeds each, CRNN mean teacher, joint
+# dcase2019/* recipes: GL baseline and joint with 3 seeds each, CRNN mean teacher, joint
 # without DFD and joint without AFL with one seed, EPOCHS epochs each (two-stage systems:
 # EPOCHS - 5 + 5; frame teacher EPOCHS), post-processing tuned on the validation split, scored on
 # the held-out split. Writes results/proxy.json (preset, device, budget per system, per-seed
