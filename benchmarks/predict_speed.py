@@ -1,6 +1,6 @@
 """``jointsed predict`` speed on CPU: real-time factor of a long file, start-up included.
 
-Builds a checkpoint of the FULL-SIZE joint model (``recipes/dcase2019/joint.yaml``: Lin's PT and
+Builds a checkpoint of the FULL-SIZE joint model (the packaged ``dcase2019/joint``: Lin's PT and
 PS widths, distillation adapters; random weights: speed does not depend on them), writes a
 10-minute 44.1 kHz stereo file, then runs, each in a fresh process:
 
@@ -41,7 +41,7 @@ from jointsed.training.systems import build_system
 from jointsed.utils.atomic import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPE = REPO / "recipes" / "dcase2019" / "joint.yaml"
+RECIPE = "dcase2019/joint"  # a packaged recipe (jointsed recipes)
 # run the CLI like ``python -m jointsed`` and report this process's peak RSS on stderr
 RUN_CLI = ("import resource, sys; from jointsed.cli import main; rc = main(sys.argv[1:]); "
            "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
@@ -64,7 +64,7 @@ def full_size_checkpoint(path: Path) -> dict:
     torch.save(ckpt, path)
     n_params = sum(p.numel() for p in system.parameters())
     used = sum(p.numel() for n in ("teacher", "student") for p in getattr(system, n).parameters())
-    return {"recipe": str(RECIPE.relative_to(REPO)), "parameters": n_params, "parameters_used_by_predict": used}
+    return {"recipe": RECIPE, "parameters": n_params, "parameters_used_by_predict": used}
 
 
 def write_audio(path: Path, seconds: float, sr: int = 44100, channels: int = 2) -> None:

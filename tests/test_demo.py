@@ -126,7 +126,7 @@ def test_finished_run_without_demo_record_is_not_retrained(demo_folder, tmp_path
 
 
 def test_demo_with_the_default_recipe_and_its_phases(tmp_path, monkeypatch, capsys):
-    """The default demo recipe (the joint framework when ``recipes/cpu/joint.yaml`` exists:
+    """The default demo recipe (the joint framework when the packaged ``cpu/joint`` exists:
     frame teacher, stage 1, stage 2), one epoch per phase; a second run reuses the model."""
     from jointsed.workflow import demo_recipe
 
