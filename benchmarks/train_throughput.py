@@ -1,6 +1,6 @@
 """Training throughput (clips per second) of each system, CPU-sized and full recipes.
 
-Runs the real engine (:func:`jointsed.training.engine.train`: Lightning trainer, batch sampler,
+Runs the real engine (:func:`jointsed.training.phases.train`: Lightning trainer, batch sampler,
 in-memory features, losses, optimiser) on random in-memory features shaped like the recipe's
 (no audio, no validation) and times the training steps after a warm-up.
 
@@ -41,7 +41,7 @@ from lightning.pytorch.callbacks import Callback
 from jointsed.data.annotations import StrongAnnotations
 from jointsed.training.config import SET_NAMES, load_recipe
 from jointsed.training.data import SET_IDS, TrainingSet, ValidationSet
-from jointsed.training.engine import train
+from jointsed.training.phases import train
 from jointsed.utils.atomic import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,7 +23,8 @@ import yaml
 
 from jointsed.cli import main as cli_main
 from jointsed.training.config import load_recipe
-from jointsed.training.engine import TrainingError, train
+from jointsed.training.errors import TrainingError
+from jointsed.training.phases import train
 from test_training import GL_RECIPE, TINY_GL
 
 RUN_SETS = TINY_GL + ["data.max_clips_per_set=8", "validation.event_f1=false", "trainer.max_epochs=1"]

@@ -35,7 +35,7 @@ from jointsed.data.annotations import (
     write_strong_tsv,
 )
 from jointsed.training.config import load_recipe
-from jointsed.training.engine import train
+from jointsed.training.phases import train
 from test_training import GL_RECIPE, TINY_GL
 
 CLASSES = ["Alarm_bell_ringing", "Blender", "Cat", "Dishes"]

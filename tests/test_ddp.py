@@ -23,7 +23,9 @@ import torch
 from conftest import LEARNABLE_CLASSES, LEARNABLE_CLIP_SECONDS
 from jointsed.training.config import load_recipe
 from jointsed.training.data import ComposedBatchSampler
-from jointsed.training.engine import TrainingError, train, weights_checksum
+from jointsed.runs.checkpoint import weights_checksum
+from jointsed.training.errors import TrainingError
+from jointsed.training.phases import train
 from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]

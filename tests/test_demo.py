@@ -73,7 +73,7 @@ def test_second_demo_run_reuses_dataset_model_and_scores(demo_folder, monkeypatc
     before = checkpoint.stat().st_mtime_ns
 
     import jointsed.data.synth as synth
-    import jointsed.training.engine as engine
+    import jointsed.training.phases as engine
     from jointsed.inference import Detector
 
     def must_not_run(*args, **kwargs):
@@ -108,7 +108,7 @@ def test_demo_refuses_a_changed_recipe_and_a_foreign_folder(demo_folder, tmp_pat
 def test_finished_run_without_demo_record_is_not_retrained(demo_folder, tmp_path, monkeypatch, capsys):
     import shutil
 
-    import jointsed.training.engine as engine
+    import jointsed.training.phases as engine
 
     out = tmp_path / "copy"
     shutil.copytree(demo_folder[0], out)
@@ -126,11 +126,11 @@ def test_finished_run_without_demo_record_is_not_retrained(demo_folder, tmp_path
 
 
 def test_demo_with_the_default_recipe_and_its_phases(tmp_path, monkeypatch, capsys):
-    """The default demo recipe (the joint framework when the packaged ``cpu/joint`` exists:
+    """The default demo recipe (the joint framework when ``recipes/cpu/joint.yaml`` exists:
     frame teacher, stage 1, stage 2), one epoch per phase; a second run reuses the model."""
-    from jointsed.workflow import demo_recipe
+    from jointsed.pipeline import demo_recipe
 
-    import jointsed.training.engine as engine
+    import jointsed.training.phases as engine
 
     out = tmp_path / "demo"
     args = ["demo", "--out", str(out), "--preset", "tiny", "--no-progress", "--report-clips", "0"]

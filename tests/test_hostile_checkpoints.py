@@ -21,7 +21,10 @@ import torch
 from jointsed.cli import main as cli_main
 from jointsed.runs.checkpoint import CheckpointError, read_checkpoint
 from jointsed.training.config import load_recipe
-from jointsed.training.engine import AtomicCheckpointIO, TrainingError, _read_state_dict, load_frame_teacher, train
+from jointsed.runs.checkpoint import read_state_dict
+from jointsed.training.errors import TrainingError
+from jointsed.training.phases import load_frame_teacher, train
+from jointsed.training.trainer import AtomicCheckpointIO
 from jointsed.recipes import recipes_root
 from test_training import GL_RECIPE, TINY_GL
 
@@ -118,15 +121,16 @@ def test_init_refuses_a_pickled_payload_before_training(run, learnable_dataset, 
 
 @pytest.mark.parametrize("reader", ["read_checkpoint", "state_dict", "inference", "workflow", "frame_teacher"])
 def test_every_reader_refuses_the_payload(reader, run, tmp_path):
-    from jointsed.inference import load_checkpoint, system_from_checkpoint
-    from jointsed.workflow import _checkpoint_config
+    from jointsed.runs.checkpoint import read_checkpoint as load_checkpoint
+    from jointsed.systems import load_system
+    from jointsed.pipeline.scoring import _checkpoint_config
 
     marker = tmp_path / "pwned"
     evil = _hostile(tmp_path / "best.ckpt", marker, base=run / "checkpoints" / "last.ckpt")
     call = {
         "read_checkpoint": lambda: read_checkpoint(evil),
-        "state_dict": lambda: _read_state_dict(evil),
-        "inference": lambda: (load_checkpoint(evil), system_from_checkpoint(evil)),
+        "state_dict": lambda: read_state_dict(evil),
+        "inference": lambda: (load_checkpoint(evil), load_system(evil)),
         "workflow": lambda: _checkpoint_config(evil),
         "frame_teacher": lambda: load_frame_teacher(evil, load_recipe(GL_RECIPE, RUN_SETS)),
     }[reader]

@@ -23,8 +23,13 @@ from jointsed.losses.focal import AdaptiveFocalLoss
 from jointsed.losses.guided import bce
 from jointsed.training.config import load_recipe
 from jointsed.training.data import SEDDataModule, load_training_set
-from jointsed.training.engine import TrainingError, load_frame_teacher, prepare_system, train, weights_checksum
-from jointsed.training.systems import FrameTeacherSystem, GuidedLearningSystem
+from jointsed.runs.checkpoint import weights_checksum
+from jointsed.training.errors import TrainingError
+from jointsed.training.fit import prepare_system
+from jointsed.systems.settings import DistillationSource
+from jointsed.training.phases import load_frame_teacher, train
+from jointsed.systems.frame_teacher import FrameTeacherSystem
+from jointsed.systems.guided_learning import GuidedLearningSystem
 from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +66,7 @@ class FitRecorder(Callback):
         self.fits: list[dict] = []
 
     def on_train_start(self, trainer, module) -> None:
-        self.fits.append({"system": type(module).__name__, "stage": module.meta.get("stage"),
+        self.fits.append({"system": type(module).__name__, "stage": module.phase.stage,
                           "start_sha": weights_checksum(module)})
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
@@ -121,7 +126,7 @@ def _distillation_system(data: Path, teacher_ckpt: Path, extra: list[str]):
     config = load_recipe(JOINT_RECIPE, TINY_JOINT + [f"joint.distillation.teacher_checkpoint={teacher_ckpt}", *extra])
     train_set = load_training_set(config, data, progress=False)
     teacher = load_frame_teacher(teacher_ckpt, config)
-    system = prepare_system(config, train_set, None, {"distillation": {"teacher_channels": teacher.feature_channels}})
+    system = prepare_system(config, train_set, None, distillation=DistillationSource(teacher_channels=teacher.feature_channels))
     system.attach_frame_teacher(teacher)
     strong_rows = train_set.indices_of("synthetic")[:4]
     weak_rows = train_set.indices_of("weak")[:4]
@@ -221,10 +226,10 @@ def test_two_stage_layout_and_stage2_starts_from_stage1_best(joint_run):
 
 def test_stage2_uses_the_adaptive_focal_loss_fed_by_training_clips(joint_run, learnable_dataset):
     run, _, _ = joint_run
-    from jointsed.inference import system_from_checkpoint
+    from jointsed.systems import load_system
 
-    stage1 = system_from_checkpoint(run / "stage1" / "checkpoints" / "best.ckpt")
-    stage2 = system_from_checkpoint(run / "stage2" / "checkpoints" / "last.ckpt")
+    stage1 = load_system(run / "stage1" / "checkpoints" / "best.ckpt")
+    stage2 = load_system(run / "stage2" / "checkpoints" / "last.ckpt")
     assert stage1.supervised_loss() is bce
     assert isinstance(stage2.supervised_loss(), AdaptiveFocalLoss)
     # the running score was updated at every training epoch: stage 1's up to its best epoch + stage 2's 2 epochs
@@ -235,7 +240,7 @@ def test_stage2_uses_the_adaptive_focal_loss_fed_by_training_clips(joint_run, le
     batch = load_training_set(config, learnable_dataset, progress=False).gather(torch.arange(12))
     losses = []
     for use_focal in (True, False):
-        stage2.meta["use_focal"] = use_focal
+        stage2.phase.use_focal = use_focal
         torch.manual_seed(0)
         stage2.eval()  # no dropout: only the loss differs
         distillation, stage2.distillation = stage2.distillation, None  # no teacher needed here

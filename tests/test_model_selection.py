@@ -25,15 +25,11 @@ from jointsed.models import SEDOutput
 from jointsed.models.pooling import single_class_ratios
 from jointsed.training.config import load_recipe
 from jointsed.training.data import class_ratios, load_training_set, load_validation_set
-from jointsed.training.engine import (
-    BestCheckpoint,
-    TrainingError,
-    TrainResult,
-    better_stage,
-    check_frame_teacher,
-    prepare_system,
-    summarize_history,
-)
+from jointsed.runs.state import TrainResult, summarize_history
+from jointsed.training.errors import TrainingError
+from jointsed.training.fit import prepare_system
+from jointsed.training.phases import better_stage, check_frame_teacher
+from jointsed.training.trainer import BestCheckpoint
 from jointsed.training.metrics import average_precision
 from jointsed.recipes import recipes_root
 

@@ -23,7 +23,7 @@ import soundfile as sf
 
 from jointsed.cli import main as cli_main
 from jointsed.training.config import load_recipe
-from jointsed.training.engine import train
+from jointsed.training.phases import train
 from jointsed.utils.outputs import OWNER_FILE
 from test_training import GL_RECIPE, TINY_GL
 
@@ -200,16 +200,16 @@ def test_retraining_removes_the_derived_files(mode, model, learnable_dataset, tm
 
 
 def test_a_report_folder_jointsed_did_not_write_is_left_alone(tmp_path):
-    from jointsed.training.engine import _clear_derived
+    from jointsed.runs.state import clear_derived
 
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "draft.docx").write_text("mine")
-    assert _clear_derived(tmp_path) == []
+    assert clear_derived(tmp_path) == []
     assert (tmp_path / "report" / "draft.docx").is_file()
 
 
 def test_demo_record_paths_are_relative_and_a_copy_uses_its_own_run(tmp_path):
-    from jointsed.workflow import _find_model_run, _relative_to_demo
+    from jointsed.pipeline.demo import _find_model_run, _relative_to_demo
 
     original, copy = tmp_path / "demo", tmp_path / "copy"
     for out in (original, copy):

@@ -13,11 +13,12 @@ import torch
 from jointsed.cli import main as cli_main
 from jointsed.data.annotations import read_strong_tsv
 from jointsed.evaluate.io import read_frame_scores
-from jointsed.inference import Detector, resolve_checkpoint, system_from_checkpoint
+from jointsed.inference import Detector, resolve_checkpoint
+from jointsed.systems import load_system
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.training.config import load_recipe
 from jointsed.training.data import load_validation_set
-from jointsed.training.engine import train
+from jointsed.training.phases import train
 from test_training import GL_RECIPE, MT_RECIPE, TINY_GL, TINY_MT
 
 
@@ -93,7 +94,7 @@ def test_reloaded_best_checkpoint_reproduces_validation(gl_model, learnable_data
     clip = np.stack([p.clip_scores for p in preds])
     frame = np.stack([p.frame_scores for p in preds])
     # the Detector's scores (plain-torch Predictor), scored by the Lightning system's validation code
-    again = system_from_checkpoint(gl_model).compute_validation_metrics(clip, frame, val)
+    again = load_system(gl_model).compute_validation_metrics(clip, frame, val)
     best = metrics["best"]
     assert again["clip_f1"] == best["clip_f1"]
     assert again["event_f1"] == best["event_f1"]

@@ -25,12 +25,14 @@ import torch
 from jointsed.audio.features import FeatureConfig, waveform_to_logmel
 from jointsed.audio.io import fix_length, load_audio
 from jointsed.audio.stream import StreamInfo, stream_logmel_windows
-from jointsed.inference import Detector, _window_starts, system_from_checkpoint
+from jointsed.inference import Detector, _window_starts
+from jointsed.systems import load_system
 from jointsed.runs.checkpoint import read_checkpoint
 from jointsed.runs.predictor import Predictor
 from jointsed.training.config import load_recipe
-from jointsed.training.engine import frame_teacher_config
-from jointsed.training.systems import CHECKPOINT_FORMAT, build_system
+from jointsed.training.phases import frame_teacher_config
+from jointsed.runs.checkpoint import CHECKPOINT_FORMAT
+from jointsed.systems import ModelInfo, build_system
 from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,11 +46,10 @@ def _checkpoint(config, path: Path, seed: int = 0) -> Path:
     """A checkpoint as the engine writes it, of a system with random weights, input statistics
     and batch-norm statistics (so that every stored tensor matters)."""
     fc = config.features
-    meta = {"classes": CLASSES, "class_ratios": [0.1, 0.4, 0.2, 0.9], "median_windows": [3, 5, 7, 9],
-            "frame_hop": fc.frame_hop, "n_frames": fc.n_frames(), "feature_config": fc.to_dict(),
-            "feature_storage": "float16", "train_set_sizes": {}}
+    info = ModelInfo(classes=CLASSES, class_ratios=[0.1, 0.4, 0.2, 0.9], median_windows=[3, 5, 7, 9],
+                     frame_hop=fc.frame_hop, n_frames=fc.n_frames(), feature_config=fc.to_dict())
     torch.manual_seed(seed)
-    system = build_system(config, meta)
+    system = build_system(config, info)
     with torch.no_grad():
         for name, tensor in system.state_dict().items():
             if tensor.is_floating_point():
@@ -74,9 +75,9 @@ def _systems(tmp_path: Path) -> dict[str, Path]:
 @pytest.mark.parametrize("which", ["guided_learning", "mean_teacher", "frame_teacher"])
 def test_predictor_scores_equal_the_lightning_system(which, tmp_path):
     path = _systems(tmp_path)[which]
-    system = system_from_checkpoint(path)
+    system = load_system(path)
     assert system.config.system == which
-    features = torch.randn(3, system.meta["n_frames"], system.config.features.n_mels) * 4 - 8
+    features = torch.randn(3, system.info.n_frames, system.config.features.n_mels) * 4 - 8
     detector = Detector.from_checkpoint(path)
     assert isinstance(detector.system, Predictor)
     with torch.no_grad():
@@ -100,12 +101,16 @@ def test_predictor_scores_equal_the_lightning_system(which, tmp_path):
     assert torch.equal(e_clip, o_clip) and not torch.equal(e_clip, expected[0])
 
 
-def test_checkpoint_format_name_is_shared(tmp_path):
-    """The reader keeps its own copy of the format name (no Lightning import): it must agree."""
-    import jointsed.runs.checkpoint as ck
+def test_systems_write_the_block_the_reader_reads(tmp_path):
+    """Checkpoints written by the Lightning systems carry the format the reader requires, and
+    their settings read back typed (the Predictor, without Lightning, builds from them)."""
+    from jointsed.systems.settings import split_meta
 
-    assert ck.CHECKPOINT_FORMAT == CHECKPOINT_FORMAT
-    assert read_checkpoint(_systems(tmp_path)["frame_teacher"])["jointsed"]["format"] == CHECKPOINT_FORMAT
+    for name, path in _systems(tmp_path).items():
+        block = read_checkpoint(path)["jointsed"]
+        assert block["format"] == CHECKPOINT_FORMAT and block["system"] == name
+        info, phase = split_meta(block["meta"])
+        assert info.classes == CLASSES and info.median_windows == [3, 5, 7, 9] and phase.stage is None
 
 
 def _write_noise(path: Path, seconds: float, sr: int, channels: int, seed: int = 0, subtype: str = "PCM_16") -> None:
@@ -157,6 +162,32 @@ def test_streamed_prediction_equals_whole_file_prediction(tmp_path):
     b = Detector.from_checkpoint(ckpt, stream_above=0.0).predict(short)
     assert np.array_equal(a.frame_scores, b.frame_scores) and np.array_equal(a.clip_scores, b.clip_scores)
     assert a.frame_scores.shape[0] == int(2.1 * 16000) // 320
+
+
+@pytest.mark.parametrize("hop", [None, 250])  # the default half-window hop; windows without overlap
+def test_fast_path_equals_the_reference_path_on_the_full_size_model(hop, tmp_path, monkeypatch):
+    """``jointsed predict``'s fast path for long files (``Predictor.window_scores``: folded batch
+    norm, the PS once over overlapping windows) gives the reference ``predict_scores`` path's
+    scores up to float round-off, on Lin's full-size PT and PS (5-s windows keep it quick)."""
+    import jointsed.models.fast as fast
+
+    ckpt = _checkpoint(load_recipe(recipes_root() / "dcase2019" / "joint.yaml", SMALL), tmp_path / "full.ckpt", 4)
+    audio = tmp_path / "long.wav"
+    _write_noise(audio, 23.7, 44100, 2)
+    shared = []
+    real = fast.overlapping_window_frames
+    monkeypatch.setattr(fast, "overlapping_window_frames", lambda *a: shared.append(real(*a)) or shared[-1])
+    for stream_above in (0.0, float("inf")):
+        detector = Detector.from_checkpoint(ckpt, window_hop=hop, stream_above=stream_above)
+        fast_pred = detector.predict(audio)
+        detector.system.fast = False
+        ref = detector.predict(audio)
+        assert fast_pred.frame_scores.shape == ref.frame_scores.shape == (int(23.7 * 16000) // 320, len(CLASSES))
+        np.testing.assert_allclose(fast_pred.frame_scores, ref.frame_scores, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(fast_pred.clip_scores, ref.clip_scores, rtol=0, atol=1e-5)
+        assert ref.frame_scores.std() > 1e-3  # scores that vary: the comparison means something
+    # with overlap the PS ran over the windows' union; without, window by window
+    assert shared and all((frame is not None) == (hop is None) for frame in shared)
 
 
 def test_twenty_minutes_of_stereo_stream_in_bounded_memory(tmp_path):

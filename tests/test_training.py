@@ -21,8 +21,10 @@ from jointsed.cli import main as cli_main
 from jointsed.config import ConfigError
 from jointsed.training.config import RecipeConfig, load_recipe
 from jointsed.training.data import ComposedBatchSampler
-from jointsed.training.engine import TrainingError, train, weights_checksum
-from jointsed.training.metrics import clip_f1_per_class, macro
+from jointsed.runs.checkpoint import weights_checksum
+from jointsed.training.errors import TrainingError
+from jointsed.training.phases import train
+from jointsed.evaluate.tagging import clip_f1
 from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
@@ -164,7 +166,7 @@ def _always_positive_clip_f1(data: Path) -> float:
     from jointsed.training.data import load_validation_set
 
     targets = load_validation_set(cfg, data, progress=False).weak_targets.numpy()
-    return macro(clip_f1_per_class(np.ones_like(targets), targets), targets.sum(0) > 0)
+    return clip_f1(np.ones_like(targets), targets)[0]
 
 
 def _epoch_losses(run: Path) -> list[float]:

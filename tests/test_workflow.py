@@ -20,9 +20,9 @@ from jointsed.data.classes import DESED_CLASSES
 from jointsed.evaluate import EvaluationError, evaluate_run, format_table, write_frame_scores
 from jointsed.postprocess import PostProcessingParams, postprocess_scores
 from jointsed.training.config import load_recipe
-from jointsed.training.engine import train
-from jointsed.workflow import (
-    WorkflowError,
+from jointsed.training.phases import train
+from jointsed.pipeline import (
+    PipelineError,
     default_params,
     demo_recipe,
     evaluate_checkpoint,
@@ -143,11 +143,11 @@ def test_score_split_is_reused_for_the_same_checkpoint(trained_run, tiny_dataset
 
 
 def test_unknown_split_and_half_custom_split_are_clear_errors(trained_run, tiny_dataset):
-    with pytest.raises(WorkflowError, match="unknown split 'test'"):
+    with pytest.raises(PipelineError, match="unknown split 'test'"):
         score_split(trained_run, tiny_dataset, "test", progress=False)
-    with pytest.raises(WorkflowError, match="--audio"):
+    with pytest.raises(PipelineError, match="--audio"):
         score_split(trained_run, tiny_dataset, tsv=tiny_dataset / VALIDATION_TSV, progress=False)
-    with pytest.raises(WorkflowError, match="--data-root"):
+    with pytest.raises(PipelineError, match="--data-root"):
         score_split(trained_run, None, "validation", progress=False)
 
 

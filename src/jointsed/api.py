@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # only for the annotations: importing these pulls in torch / 
     from jointsed.inference import Detector, Prediction
     from jointsed.postprocess import PostProcessingParams, TuningGrid, TuningResult
     from jointsed.training.config import RecipeConfig
-    from jointsed.training.engine import TrainResult
+    from jointsed.runs.state import TrainResult
 
 __all__ = [
     "Detector",
@@ -170,7 +170,7 @@ def train(
     force: bool = False,
     progress: bool = False,
 ) -> "TrainResult":
-    """Train a recipe (``jointsed train``; :func:`jointsed.training.engine.train`).
+    """Train a recipe (``jointsed train``; :func:`jointsed.training.phases.train`).
 
     The joint framework's phases (frame-level teacher, stage 1, stage 2) run in order in one
     call; finished phases in ``run_dir`` are reused.
@@ -187,12 +187,12 @@ def train(
         force: retrain phases that already ran in ``run_dir``.
         progress: progress bars and the model summary.
     Returns:
-        :class:`~jointsed.training.engine.TrainResult`: ``run_dir``, ``best_checkpoint``,
+        :class:`~jointsed.runs.state.TrainResult`: ``run_dir``, ``best_checkpoint``,
         ``last_checkpoint``, ``metrics`` (``metrics["best"]``: the best epoch's scores).
     Raises:
         jointsed.config.ConfigError: a bad recipe key or override.
         jointsed.utils.device.DeviceError: ``trainer.accelerator`` asks for a GPU torch cannot use.
-        jointsed.training.engine.TrainingError: run-folder conflicts, missing data or checkpoints.
+        jointsed.training.TrainingError: run-folder conflicts, missing data or checkpoints.
 
     Example::
 
@@ -200,7 +200,7 @@ def train(
                            overrides=["trainer.max_epochs=5"])
         result.metrics["best"]["event_f1"]
     """
-    from jointsed.training.engine import train as _train
+    from jointsed.training.phases import train as _train
     from jointsed.utils.device import check_device
 
     config = _as_config(recipe, overrides)
@@ -225,7 +225,7 @@ def tune(
     progress: bool = False,
 ) -> "TuningResult":
     """Tune the per-class post-processing and save it (``jointsed tune``;
-    :func:`jointsed.workflow.tune_run`).
+    :func:`jointsed.pipeline.tune_run`).
 
     Args:
         run_dir: run folder (or checkpoint file).
@@ -245,7 +245,7 @@ def tune(
         ``tuned_score``, ``table()``).
     Raises:
         jointsed.utils.device.DeviceError: a GPU torch cannot use.
-        jointsed.workflow.WorkflowError: no such split, run or checkpoint.
+        jointsed.pipeline.PipelineError: no such split, run or checkpoint.
 
     Example::
 
@@ -253,7 +253,7 @@ def tune(
         result.default_score, result.tuned_score
     """
     from jointsed.utils.device import check_device
-    from jointsed.workflow import tune_run
+    from jointsed.pipeline import tune_run
 
     check_device(device)
     return tune_run(run_dir, data_root, split, objective, grid, tsv=tsv, audio=audio, durations=durations,
@@ -275,7 +275,7 @@ def evaluate(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Score a split with a trained model and evaluate it (``jointsed evaluate --run``;
-    :func:`jointsed.workflow.evaluate_checkpoint`).
+    :func:`jointsed.pipeline.evaluate_checkpoint`).
 
     Args:
         run_dir: run folder (or checkpoint file).
@@ -290,7 +290,7 @@ def evaluate(
         (each with ``macro_f1``, ``micro_f1``, ``per_class``), ``psds1``, ``psds2``
         (``value``), ``classes``, ``n_clips``, ``postprocess``, ``eval_folder``.
     Raises:
-        jointsed.utils.device.DeviceError, jointsed.workflow.WorkflowError,
+        jointsed.utils.device.DeviceError, jointsed.pipeline.PipelineError,
         jointsed.evaluate.EvaluationError: bad device, split or files.
 
     Example::
@@ -299,7 +299,7 @@ def evaluate(
         metrics["event_based"]["macro_f1"], metrics["psds1"]["value"]
     """
     from jointsed.utils.device import check_device
-    from jointsed.workflow import evaluate_checkpoint
+    from jointsed.pipeline import evaluate_checkpoint
 
     check_device(device)
     return evaluate_checkpoint(run_dir, data_root, split, postprocess, tsv=tsv, audio=audio,

@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from jointsed.recipes import resolve_recipe
     from jointsed.utils.device import check_device
-    from jointsed.workflow import run_demo
+    from jointsed.pipeline import run_demo
 
     check_device(args.device)
     result = run_demo(

@@ -88,7 +88,7 @@ def _json_ready(value: Any) -> Any:
 def _run_mode(args: argparse.Namespace) -> dict[str, Any]:
     from jointsed.evaluate import EvaluationError
     from jointsed.utils.device import check_device
-    from jointsed.workflow import evaluate_checkpoint
+    from jointsed.pipeline import evaluate_checkpoint
 
     check_device(args.device)
     if args.ground_truth is not None:

@@ -31,14 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # figures are drawn on Agg canvases (matplotlib.figure.Figure): no display needed
     from jointsed.report.build import build_report
-    from jointsed.runs.layout import REPORT_DIR
+    from jointsed.runs.layout import REPORT_DIR, REPORT_INDEX_FILE
     from jointsed.utils.outputs import check_writable
 
     if args.clips < 0:
         from jointsed.report.build import ReportError
 
         raise ReportError(f"--clips must be 0 or more, got {args.clips}")
-    check_writable((args.out or args.run_dir / REPORT_DIR) / "index.html")
+    check_writable((args.out or args.run_dir / REPORT_DIR) / REPORT_INDEX_FILE)
 
     index = build_report(
         args.run_dir,

@@ -81,7 +81,7 @@ def _cli_overrides(args: argparse.Namespace) -> list[str]:
 
 def _check_data_root(data_root: Path, config) -> None:
     """No data where --data-root points: say which tables are missing and how to get a dataset."""
-    from jointsed.training.engine import TrainingError
+    from jointsed.training.errors import TrainingError
 
     if not data_root.is_dir():
         raise TrainingError(f"--data-root {data_root}: folder not found (make a dataset with "
@@ -108,14 +108,14 @@ def _check_out(out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jointsed.training.config import load_recipe
-    from jointsed.training.engine import train
+    from jointsed.training.phases import train
     from jointsed.utils.device import check_device
 
     config = load_recipe(args.recipe, [*args.overrides, *_cli_overrides(args)])
     check_device(config.trainer.accelerator, "--accelerator" if args.accelerator else "trainer.accelerator")
     _check_data_root(args.data_root, config)
     if (args.resume or args.stage == 2 or args.force) and args.out is None:
-        from jointsed.training.engine import TrainingError
+        from jointsed.training.errors import TrainingError
 
         raise TrainingError("--resume, --force and --stage 2 need --out RUN_DIR (the run to continue)")
     out = args.out or Path("runs") / f"{config.name or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -47,11 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jointsed.utils.device import check_device
-    from jointsed.workflow import WorkflowError, tune_run
+    from jointsed.pipeline import PipelineError, tune_run
 
     check_device(args.device)
     if args.batch_size < 1:
-        raise WorkflowError(f"--batch-size must be at least 1, got {args.batch_size}")
+        raise PipelineError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.out is not None:
         from jointsed.utils.outputs import check_output_file
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from jointsed.runs.layout import POSTPROCESS_FILE
         from jointsed.utils.outputs import check_writable
-        from jointsed.workflow import run_dir_of
+        from jointsed.pipeline import run_dir_of
 
         check_writable(run_dir_of(args.run_dir) / POSTPROCESS_FILE, flag="RUN_DIR")
     grid = None
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             raise ConfigError(f"{args.grid}: {exc}") from None
     if args.tsv is None and args.audio is None and args.data_root is None:
-        raise WorkflowError("give --data-root DIR (or a labelled set with --tsv and --audio)")
+        raise PipelineError("give --data-root DIR (or a labelled set with --tsv and --audio)")
     tune_run(
         args.run_dir, args.data_root, args.split, args.objective, grid,
         tsv=args.tsv, audio=args.audio, durations=args.durations, device=args.device,

@@ -13,7 +13,7 @@ Which metric comes from which input:
 So given both a detection table and scores, the F-scores come from the table; given both
 operating points and scores, PSDS comes from the operating points. Detections and frame scores
 can also be passed in memory (``events=``, ``frame_scores=`` + ``frame_hop=``), e.g. by the
-evaluation pipeline (:mod:`jointsed.workflow`).
+evaluation pipeline (:mod:`jointsed.pipeline`).
 
 ``sed_scores_eval`` refuses classes without any ground-truth event; the metrics computed from
 frame scores are therefore computed over the classes that have events (``psds_classes`` in the

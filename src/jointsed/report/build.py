@@ -49,7 +49,7 @@ from jointsed.report.plots import (
 from jointsed.report.training_logs import read_training_logs
 from jointsed.utils.atomic import atomic_dir, atomic_write_text
 
-INDEX_FILE = "index.html"
+from jointsed.runs.layout import REPORT_INDEX_FILE as INDEX_FILE  # noqa: E402
 DEFAULT_CLIPS = 6
 
 #: what to run when a run folder has no evaluation folder yet

@@ -37,7 +37,7 @@ PREDICTIONS_FILE = "predictions.tsv"
 SCORES_DIR = "scores"
 CLIP_SCORES_FILE = "clip_scores.tsv"
 METRICS_FILE = "metrics.json"
-INFO_FILE = "info.json"
+from jointsed.runs.layout import EVAL_INFO_FILE as INFO_FILE  # noqa: E402
 
 #: keys every info.json must have (``checkpoint``, ``postprocess``, ``features`` are optional)
 REQUIRED_INFO_KEYS = ("ground_truth", "durations", "audio_dir", "split", "classes", "frame_hop")

@@ -4,7 +4,7 @@ A checkpoint is a pickle; unpickling an arbitrary one runs arbitrary code. Every
 jointsed reads (``--resume``, ``--init``, predict, evaluate, tune, report, the frame teacher) goes
 through :func:`read_checkpoint`, which always passes ``weights_only=True`` (tensors, containers
 and plain data only; an object of any other class is refused before it is built). Lightning's own
-loading for ``--resume`` is routed here too (:class:`jointsed.training.engine.AtomicCheckpointIO`),
+loading for ``--resume`` is routed here too (:class:`jointsed.training.trainer.AtomicCheckpointIO`),
 and :func:`verify_checkpoint` checks a file up front so a bad one fails before any data is
 loaded. The torch floor is 2.6 (``pyproject.toml``): older torch's ``weights_only`` unpickler had
 a known bypass (CVE-2025-32434).
@@ -14,6 +14,7 @@ Corrupt, empty, truncated or foreign files raise :class:`CheckpointError` naming
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import zipfile
@@ -23,11 +24,12 @@ from typing import Any, Mapping
 import torch
 
 from jointsed.errors import JointsedError
+from jointsed.runs.layout import BEST_CHECKPOINT, LAST_CHECKPOINT, model_checkpoint
 
-#: the block every jointsed checkpoint carries (``SEDSystem.on_save_checkpoint``)
+#: the block every jointsed checkpoint carries besides Lightning's keys (written by
+#: :func:`jointsed_block`, through ``SEDSystem.on_save_checkpoint``)
 FORMAT_KEY = "jointsed"
-#: its format name (= ``jointsed.training.systems.CHECKPOINT_FORMAT``, repeated here so that reading a
-#: checkpoint, e.g. for ``jointsed predict``, does not import Lightning; a test checks they agree)
+#: its format name
 CHECKPOINT_FORMAT = "jointsed.checkpoint/1"
 
 
@@ -88,3 +90,70 @@ def verify_checkpoint(path: str | os.PathLike) -> None:
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The weights (``state_dict``) of a jointsed checkpoint, read safely."""
     return dict(read_checkpoint(path)["state_dict"])
+
+
+def jointsed_block(system: str, config: Mapping[str, Any], meta: Mapping[str, Any],
+                   history: list[dict[str, Any]], clips_seen: int) -> dict[str, Any]:
+    """The ``checkpoint["jointsed"]`` block (plain data only, so that :func:`read_checkpoint`
+    can read it with ``weights_only``).
+
+    Args:
+        system: ``config["system"]`` (guided_learning, mean_teacher, frame_teacher).
+        config: the resolved recipe as plain data.
+        meta: the model's settings (:func:`jointsed.systems.settings.to_meta`).
+        history: validation metrics of every epoch so far.
+        clips_seen: training clips this process has seen (the run's budget, kept for --resume).
+    """
+    return {"format": CHECKPOINT_FORMAT, "system": system, "config": dict(config), "meta": dict(meta),
+            "history": list(history), "clips_seen": int(clips_seen)}
+
+
+def weights_checksum(weights: torch.nn.Module | Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 of every parameter and buffer (name, dtype, shape, bytes), in name order.
+
+    Accepts a module or a state dict (e.g. a checkpoint's ``state_dict``): both give the same hash.
+    """
+    state = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
+    h = hashlib.sha256()
+    for name, tensor in sorted(state.items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint file from a checkpoint path or a run folder (best.ckpt, else last.ckpt).
+
+    Raises:
+        CheckpointError: nothing there, or a folder without checkpoints.
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        # a run folder, or its checkpoints/ folder itself
+        for candidate in (model_checkpoint(path), path / BEST_CHECKPOINT, path / LAST_CHECKPOINT):
+            if candidate is not None and candidate.is_file():
+                return candidate
+        raise CheckpointError(f"{path}: no checkpoints/{BEST_CHECKPOINT} or checkpoints/{LAST_CHECKPOINT} in this folder")
+    raise CheckpointError(f"{path}: checkpoint or run folder not found")
+
+
+def run_dir_of(run_or_checkpoint: str | os.PathLike) -> Path:
+    """The run folder: the folder itself, or for ``RUN_DIR/checkpoints/x.ckpt`` (or
+    ``RUN_DIR/x.ckpt``) the folder above."""
+    path = Path(run_or_checkpoint)
+    if path.is_dir():
+        return path
+    parent = path.resolve().parent
+    return parent.parent if parent.name == "checkpoints" else parent
+
+
+def checkpoint_identity(checkpoint: Path) -> dict[str, Any]:
+    """Path, size and modification time of a checkpoint: what was derived from it (raw scores)
+    is reused only for the same identity (retraining into the same folder changes the time)."""
+    stat = checkpoint.stat()
+    return {"path": str(checkpoint.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}

@@ -10,6 +10,8 @@
     RUN_DIR/scores/<split>/        raw model scores of a split (raw_scores.npz + info.json, reused)
     RUN_DIR/eval/<split>/          evaluation folder (``jointsed evaluate``; what the report reads)
     RUN_DIR/report/                HTML report (``jointsed report``)
+    RUN_DIR/logs/                  CSV and TensorBoard logs; RUN_DIR/ddp/: each rank's checksum
+    RUN_DIR/frame_teacher/, stage1/, stage2/   the joint framework's phases (run folders too)
 
 Everything else asks these names and paths; the "best checkpoint, else last" rule lives in
 :func:`model_checkpoint`.
@@ -31,8 +33,21 @@ LAST_CHECKPOINT = "last.ckpt"
 SCORES_DIR = "scores"
 RAW_SCORES_FILE = "raw_scores.npz"
 SCORES_INFO_FILE = "info.json"
+#: the clips' durations, written beside the raw scores when the split has no durations table
+SCORES_DURATIONS_FILE = "durations.tsv"
 EVAL_DIR = "eval"
+#: the file every evaluation folder ``eval/<split>/`` has (what shows jointsed wrote it)
+EVAL_INFO_FILE = "info.json"
 REPORT_DIR = "report"
+#: the report's page (what shows a folder is a jointsed report)
+REPORT_INDEX_FILE = "index.html"
+#: folders of the joint framework's phases inside the run folder
+FRAME_TEACHER_DIR = "frame_teacher"
+STAGE_DIRS = {1: "stage1", 2: "stage2"}
+#: training logs (Lightning's CSV and TensorBoard loggers) and, with several processes, each
+#: rank's final weight checksum
+LOGS_DIR = "logs"
+DDP_DIR = "ddp"
 #: trainer settings that choose the hardware, not the model: a run trained on other hardware is
 #: still the same run (compared without them)
 HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "progress_bar", "num_threads")

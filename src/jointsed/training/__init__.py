@@ -1,36 +1,39 @@
-"""Training engine (PyTorch Lightning): recipes, in-memory data and batch composition, the
-guided-learning and CRNN mean-teacher systems, the joint framework's frame-level teacher, deep
-feature distillation and two-stage training, and :func:`train`.
+"""Training (PyTorch Lightning): from a recipe and a data folder to a run folder.
 
 - :mod:`.config`: typed recipe (:class:`RecipeConfig`), ``base:`` inheritance, ``--set`` overrides;
-- :mod:`.data`: features kept in memory, :class:`ComposedBatchSampler`, :class:`SEDDataModule`;
-- :mod:`.systems`: :class:`GuidedLearningSystem` (Lin et al.), :class:`MeanTeacherSystem` (DCASE
-  baseline), sharing validation, checkpoints and the inference entry point;
-- :mod:`.engine`: :func:`train` (run folder, checkpoints, logs, DDP, resume);
-- :mod:`.metrics`: per-epoch validation metrics.
+- :mod:`.data`: features kept in memory, :class:`ComposedBatchSampler` (batch composition apart
+  from the data sets), :class:`SEDDataModule`;
+- :mod:`.metrics`: per-epoch validation metrics;
+- :mod:`.trainer`: the Lightning trainer of one run folder (checkpoints, loggers, callbacks);
+- :mod:`.fit`: one run folder (a whole run or one phase);
+- :mod:`.phases`: :func:`train`: the joint framework's phases in order (frame teacher, stage 1,
+  stage 2), reuse of finished phases, publication of the better stage;
+- :mod:`.distributed`: ranks, barriers and device checks for Lightning DDP.
 
-Inference from a trained run: :mod:`jointsed.inference`.
+The systems (LightningModules) are in :mod:`jointsed.systems`, the run folder's files in
+:mod:`jointsed.runs`, inference in :mod:`jointsed.inference`. ``import jointsed.training`` does
+not import Lightning; :func:`train` does when first used.
 """
 
-from jointsed.training.config import RecipeConfig, load_recipe
-from jointsed.training.engine import TrainingError, TrainResult, train
-from jointsed.training.systems import (
-    FrameTeacherSystem,
-    GuidedLearningSystem,
-    MeanTeacherSystem,
-    SEDSystem,
-    build_system,
-)
+from __future__ import annotations
 
-__all__ = [
-    "FrameTeacherSystem",
-    "GuidedLearningSystem",
-    "MeanTeacherSystem",
-    "RecipeConfig",
-    "SEDSystem",
-    "TrainResult",
-    "TrainingError",
-    "build_system",
-    "load_recipe",
-    "train",
-]
+import importlib
+from typing import Any
+
+from jointsed.training.errors import TrainingError
+
+_LAZY = {
+    "RecipeConfig": "jointsed.training.config",
+    "load_recipe": "jointsed.training.config",
+    "TrainResult": "jointsed.runs.state",
+    "train": "jointsed.training.phases",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jointsed.training' has no attribute {name!r}")
+
+
+__all__ = ["RecipeConfig", "TrainResult", "TrainingError", "load_recipe", "train"]

@@ -532,7 +532,7 @@ class SEDDataModule(pl.LightningDataModule):
             batch_size = max(1, min(batch_size, sum(v.numel() for v in sets.values()) // world))
         return ComposedBatchSampler(
             sets,
-            mode="union" if self.config.system == "frame_teacher" else b.mode,
+            mode=b.mode,
             batch_size=batch_size,
             composition=b.composition,
             epoch_batches=b.epoch_batches,

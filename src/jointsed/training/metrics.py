@@ -23,26 +23,6 @@ from jointsed.postprocess.fast_f1 import event_counts_per_class
 from jointsed.postprocess.params import PostProcessingParams
 
 
-def clip_f1_per_class(scores: np.ndarray, targets: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Per-class F1 of thresholded clip scores.
-
-    Args:
-        scores: ``(N, C)`` clip probabilities.
-        targets: ``(N, C)`` 0/1 clip labels.
-    Returns:
-        ``(C,)`` F1 (0 when the class has no true positive), NaN for classes with neither
-        reference nor prediction.
-    """
-    pred = scores >= threshold
-    ref = targets > 0.5
-    tp = (pred & ref).sum(0).astype(np.float64)
-    n_ref = ref.sum(0)
-    n_sys = pred.sum(0)
-    denom = (n_ref + n_sys).astype(np.float64)
-    f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), np.nan)
-    return f1
-
-
 def macro(values: np.ndarray, present: np.ndarray) -> float:
     """Mean of ``values`` over the classes where ``present`` is true (0 if none)."""
     v = np.asarray(values, dtype=np.float64)[np.asarray(present, dtype=bool)]

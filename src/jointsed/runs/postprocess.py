@@ -1,0 +1,78 @@
+"""Which post-processing a trained model is used with: ``postprocess.json`` of its run folder
+(``jointsed tune``), else its default (Lin et al.'s, stored in the checkpoint). The one place
+that decides it, for ``jointsed predict`` / :class:`jointsed.inference.Detector` and for the
+evaluation pipeline alike."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from jointsed.postprocess.params import PostProcessingParams
+from jointsed.runs.checkpoint import read_checkpoint, resolve_checkpoint
+from jointsed.runs.layout import POSTPROCESS_FILE
+from jointsed.systems.settings import default_postprocess, split_meta
+
+#: description of a model's default post-processing
+DEFAULT_SOURCE = "default (Lin et al.)"
+
+
+def find_postprocess_file(checkpoint: Path) -> Optional[Path]:
+    """``postprocess.json`` beside the checkpoint, or in the run folder above ``checkpoints/``."""
+    for candidate in (checkpoint.parent / POSTPROCESS_FILE, checkpoint.parent.parent / POSTPROCESS_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def postprocess_info(path: Optional[Path]) -> dict[str, Any]:
+    """The ``info`` block of a tuned ``postprocess.json`` (where and how it was tuned; {} if none)."""
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    info = data.get("info") if isinstance(data, dict) else None
+    return info if isinstance(info, dict) else {}
+
+
+def default_params(run_or_checkpoint: str | os.PathLike) -> PostProcessingParams:
+    """A model's default post-processing (Lin et al.'s, with its recipe's thresholds), from its
+    checkpoint file or run folder."""
+    block = read_checkpoint(resolve_checkpoint(run_or_checkpoint))["jointsed"]
+    info, _ = split_meta(block["meta"])
+    p = block["config"].get("postprocess") or {}
+    return default_postprocess(info, p.get("tag_threshold", 0.5), p.get("frame_threshold", 0.5))
+
+
+def choose_postprocess(
+    checkpoint: Path,
+    classes: Sequence[str],
+    postprocess: str | os.PathLike | PostProcessingParams | None = None,
+    default: Optional[PostProcessingParams] = None,
+) -> tuple[PostProcessingParams, Optional[Path], str]:
+    """The post-processing to use: ``(params in the order of classes, file or None, description)``.
+
+    Args:
+        checkpoint: the model's checkpoint file.
+        classes: the model's classes.
+        postprocess: parameters, or a JSON file of them; None: ``postprocess.json`` beside the
+            checkpoint / in the run folder, else the model's default.
+        default: the model's default parameters when already at hand (else read from the
+            checkpoint).
+    """
+    if isinstance(postprocess, PostProcessingParams):
+        return postprocess.reordered(classes), None, "given parameters"
+    file = Path(postprocess) if postprocess is not None else find_postprocess_file(checkpoint)
+    if file is not None:
+        params = PostProcessingParams.load_json(file, classes)
+        tuned = postprocess_info(file).get("tuned_on") or {}
+        what = f"{file}"
+        if tuned:
+            what += f" (tuned on '{tuned.get('split')}' for {tuned.get('objective')})"
+        return params, file, what
+    params = default if default is not None else default_params(checkpoint)
+    return params.reordered(classes), None, DEFAULT_SOURCE
