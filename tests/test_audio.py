@@ -18,6 +18,7 @@ from jointsed.audio import (
     mel_filterbank,
     waveform_to_logmel,
 )
+from jointsed.audio.features import LOG_EPS
 from jointsed.config import ConfigError, from_dict
 from jointsed.errors import JointsedError
 
@@ -257,3 +258,20 @@ def test_extract_logmel_pads_and_crops(tmp_path):
     assert b[-5:].max() > a[-5:].max() + 20
     expected = waveform_to_logmel(fix_length(load_audio(long_, 16000), 32000), c)
     np.testing.assert_array_equal(b, expected)
+
+
+def test_power_spectrum_keeps_the_bits_of_the_first_formula():
+    """The power spectrum is ``re^2 + im^2`` (fast) instead of ``view_as_real(X).pow(2).sum(-1)``
+    (FRONTEND_VERSION 1's formula): the same bits, so feature caches written before stay valid
+    and FRONTEND_VERSION did not change. Checked on noise plus tones over 12 s."""
+    rng = np.random.default_rng(3)
+    t = np.arange(12 * 16000) / 16000
+    wav = (0.1 * rng.standard_normal(t.size) + 0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    module = LogMel(FeatureConfig())
+    x = torch.from_numpy(wav)[None]
+    padded = torch.nn.functional.pad(x, (module.pad_left, module.pad_right))
+    spec = torch.stft(padded, n_fft=module.n_fft, hop_length=module.hop_length, win_length=module.win_length,
+                      window=module.window, center=False, return_complex=True)
+    first = torch.view_as_real(spec).pow(2).sum(-1).transpose(1, 2)
+    assert torch.equal(module.power_spectrogram(x), first)
+    assert torch.equal(module(x), torch.log(first @ module.mel_fb + LOG_EPS))
