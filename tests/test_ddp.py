@@ -22,7 +22,7 @@ import torch
 
 from conftest import LEARNABLE_CLASSES, LEARNABLE_CLIP_SECONDS
 from jointsed.training.config import load_recipe
-from jointsed.training.data import ComposedBatchSampler
+from jointsed.training.sampler import ComposedBatchSampler
 from jointsed.runs.checkpoint import weights_checksum
 from jointsed.training.errors import TrainingError
 from jointsed.training.phases import train

@@ -20,7 +20,7 @@ from conftest import LEARNABLE_CLASSES, LEARNABLE_CLIP_SECONDS
 from jointsed.cli import main as cli_main
 from jointsed.config import ConfigError
 from jointsed.training.config import RecipeConfig, load_recipe
-from jointsed.training.data import ComposedBatchSampler
+from jointsed.training.sampler import ComposedBatchSampler
 from jointsed.runs.checkpoint import weights_checksum
 from jointsed.training.errors import TrainingError
 from jointsed.training.phases import train

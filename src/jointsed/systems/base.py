@@ -31,7 +31,8 @@ from jointsed.postprocess.params import PostProcessingParams
 from jointsed.runs.checkpoint import jointsed_block
 from jointsed.systems.settings import ModelInfo, PhaseSettings, default_postprocess, to_meta
 from jointsed.training.config import RecipeConfig
-from jointsed.training.data import ValidationSet, derive_seed
+from jointsed.training.data import ValidationSet
+from jointsed.training.sampler import derive_seed
 from jointsed.training.metrics import (
     average_precision_per_class,
     crop_to_durations,
