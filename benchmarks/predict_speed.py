@@ -5,10 +5,16 @@ PS widths, distillation adapters; random weights: speed does not depend on them)
 10-minute 44.1 kHz stereo file, then runs, each in a fresh process:
 
 - ``python -c "import jointsed.inference"`` (start-up: imports only);
-- ``python -c "import jointsed.training.systems"`` (what predict's start-up imported before
+- ``python -c "import jointsed.systems.base"`` (the Lightning systems: what predict's start-up imported before
   inference stopped importing Lightning; for comparison);
 - ``jointsed predict MODEL FILE --out OUT --no-progress`` (the whole command: start-up, checkpoint,
-  streaming decode / resample / log-mel, both networks on every window, post-processing, TSV).
+  streaming decode / resample / log-mel, the networks, post-processing, TSV), with the default
+  half-clip window hop and with ``--window-hop 10`` (no overlap);
+- the same two with ``JOINTSED_REFERENCE_PREDICT=1``: the reference path (both networks on every
+  window, as in training), i.e. the figure before the fast path, in the same conditions.
+
+The commands run round robin (repeat 1 of every command, then repeat 2, ...), so that a change
+of load hits them alike; the JSON keeps the 1-minute load average at the start of every run.
 
     python benchmarks/predict_speed.py                   # 2 threads, 10-minute file, 3 repeats
     python benchmarks/predict_speed.py --threads 1 --minutes 60
@@ -37,7 +43,7 @@ import soundfile as sf
 import torch
 
 from jointsed.training.config import load_recipe
-from jointsed.training.systems import build_system
+from jointsed.systems import ModelInfo, build_system
 from jointsed.utils.atomic import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,11 +59,11 @@ def full_size_checkpoint(path: Path) -> dict:
     config = load_recipe(RECIPE)
     fc = config.features
     classes = list(config.data.classes)
-    meta = {"classes": classes, "class_ratios": [float(r) for r in np.linspace(0.05, 0.5, len(classes))],
-            "median_windows": [11] * len(classes), "frame_hop": fc.frame_hop, "n_frames": fc.n_frames(),
-            "feature_config": fc.to_dict(), "feature_storage": "float16", "train_set_sizes": {}}
+    info = ModelInfo(classes=classes, class_ratios=[float(r) for r in np.linspace(0.05, 0.5, len(classes))],
+                     median_windows=[11] * len(classes), frame_hop=fc.frame_hop, n_frames=fc.n_frames(),
+                     feature_config=fc.to_dict())
     torch.manual_seed(0)
-    system = build_system(config, meta)
+    system = build_system(config, info)
     system.set_feature_statistics(torch.full((fc.n_mels,), -6.0), torch.full((fc.n_mels,), 3.0))
     ckpt = {"state_dict": system.state_dict(), "epoch": 0}
     system.on_save_checkpoint(ckpt)
@@ -93,11 +99,69 @@ def timed(cmd: list[str], env: dict) -> tuple[float, int | None]:
     return wall, (rss[0] if rss else None)
 
 
+def profile_predict(checkpoint: Path, audio: Path, hop: int | None, reference: bool) -> dict[str, float]:
+    """Where one in-process ``Detector.predict`` spends its time (seconds): decode + resample,
+    log-mel, each network, the rest (window cutting, stitching, post-processing). Start-up is
+    the ``import jointsed.inference`` row; the checkpoint load is timed here too."""
+    import jointsed.audio.stream as stream
+    from jointsed.inference import Detector
+
+    spent: dict[str, float] = {}
+
+    def add(key: str, seconds: float) -> None:
+        spent[key] = spent.get(key, 0.0) + seconds
+
+    def timed_call(fn, key):
+        def wrapper(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                add(key, time.perf_counter() - t)
+        return wrapper
+
+    def timed_gen(fn, key):
+        def wrapper(*a, **k):
+            it = fn(*a, **k)
+            while True:
+                t = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    add(key, time.perf_counter() - t)
+                    return
+                add(key, time.perf_counter() - t)
+                yield item
+        return wrapper
+
+    stream.stream_mono = timed_gen(stream.stream_mono, "decode + mix + resample")
+    stream.waveform_to_logmel = timed_call(stream.waveform_to_logmel, "log-mel front-end")
+    t0 = time.perf_counter()
+    detector = Detector.from_checkpoint(checkpoint, window_hop=hop)
+    add("checkpoint load + network build", time.perf_counter() - t0)
+    system = detector.system
+    system.fast = not reference
+    for name, role in ((system._clip_net, "clip"), (system._frame_net, "frame")):
+        net = system.nets[name] if reference else system._fast(name)
+        label = f"{name} network ({'PT' if name == 'teacher' else 'PS' if name == 'student' else name}, {role} scores)"
+        net.forward = timed_call(net.forward, label)
+    t0 = time.perf_counter()
+    detector.predict(audio)
+    total = time.perf_counter() - t0
+    spent["rest (windows, stitching, post-processing)"] = total - sum(
+        v for k, v in spent.items() if k != "checkpoint load + network build")
+    spent["predict total (no start-up)"] = total
+    return spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="torch / OpenMP threads (default 2)")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the test file")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each command (the median is reported)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference-path rows")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: where one predict's time goes, fast and reference path (in-process)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "predict_speed_cpu.json")
     args = parser.parse_args()
 
@@ -110,34 +174,63 @@ def main() -> None:
         audio = tmp / f"long_{args.minutes:g}min_44k_stereo.wav"
         write_audio(audio, args.minutes * 60)
         seconds = args.minutes * 60
-        commands = {
-            "import jointsed.inference": [sys.executable, "-c", "import jointsed.inference"],
-            "import jointsed.training.systems (Lightning)": [sys.executable, "-c", "import jointsed.training.systems"],
-            "jointsed predict": [sys.executable, "-c", RUN_CLI, "predict", str(tmp / "joint_full.ckpt"), str(audio),
-                                 "--out", str(tmp / "out.tsv"), "--no-progress", "--force"],
+        if args.profile:
+            torch.set_num_threads(args.threads)
+            table = {}
+            for reference in (False, True):  # interleaved with the hop, same process
+                for hop in (None, 500):
+                    key = f"{'reference' if reference else 'fast'} path, window hop {'half clip' if hop is None else '10 s'}"
+                    load = os.getloadavg()[0]
+                    table[key] = {"load_average_1min_at_start": load, **profile_predict(tmp / "joint_full.ckpt", audio, hop, reference)}
+                    print(key, json.dumps({k: round(v, 2) for k, v in table[key].items()}), flush=True)
+            atomic_write_json(args.out.with_name("predict_profile_cpu.json"), {
+                "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
+                "threads": args.threads, "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                "model": model, "audio_minutes": args.minutes, "seconds": table})
+            return
+        predict = [sys.executable, "-c", RUN_CLI, "predict", str(tmp / "joint_full.ckpt"), str(audio),
+                   "--out", str(tmp / "out.tsv"), "--no-progress", "--force"]
+        reference = dict(env, JOINTSED_REFERENCE_PREDICT="1")
+        commands = {  # name: (command, environment)
+            "import jointsed.inference": ([sys.executable, "-c", "import jointsed.inference"], env),
+            "import jointsed.systems.base (Lightning)": ([sys.executable, "-c", "import jointsed.systems.base"], env),
+            "jointsed predict": (predict, env),
             # windows without overlap: half the network work (frame scores no longer averaged)
-            "jointsed predict --window-hop 10": [sys.executable, "-c", RUN_CLI, "predict", str(tmp / "joint_full.ckpt"),
-                                                 str(audio), "--out", str(tmp / "out.tsv"), "--no-progress",
-                                                 "--force", "--window-hop", "10"],
+            "jointsed predict --window-hop 10": (predict + ["--window-hop", "10"], env),
+            # the reference path (every window through both networks as in training): the
+            # figure before the fast path, measured in the same conditions
+            "jointsed predict [reference path]": (predict, reference),
+            "jointsed predict --window-hop 10 [reference path]": (predict + ["--window-hop", "10"], reference),
         }
+        if args.no_reference:
+            commands = {k: v for k, v in commands.items() if "reference" not in k}
+        # round robin (each repeat runs every command once): a change of load hits all alike
+        runs: dict[str, list] = {name: [] for name in commands}
+        for _ in range(args.repeats):
+            for name, (cmd, cmd_env) in commands.items():
+                load = os.getloadavg()[0]
+                wall, rss = timed(cmd, cmd_env)
+                runs[name].append((wall, rss, load))
         rows = []
-        for name, cmd in commands.items():
-            runs = [timed(cmd, env) for _ in range(args.repeats)]
-            walls = [w for w, _ in runs]
-            rss = [r for _, r in runs if r is not None]
-            predict = name.startswith("jointsed predict")
+        for name, (cmd, cmd_env) in commands.items():
+            walls = [w for w, _, _ in runs[name]]
+            rss = [r for _, r, _ in runs[name] if r is not None]
+            is_predict = name.startswith("jointsed predict")
+            shown = name.split(" [")[0].replace("jointsed predict", f"jointsed predict MODEL {audio.name} --out OUT --no-progress")
             row = {"what": name, "seconds_median": statistics.median(walls), "seconds_all": walls,
-                   "command": " ".join(cmd) if not predict else
-                   f"{name.replace('jointsed predict', f'jointsed predict MODEL {audio.name} --out OUT --no-progress')}"
+                   "load_average_1min_at_start": [l for _, _, l in runs[name]],
+                   "command": " ".join(cmd) if not is_predict else
+                   ("JOINTSED_REFERENCE_PREDICT=1 " if cmd_env is reference else "") + shown +
                    "  (run as python -c '<jointsed.cli.main(argv); print peak RSS>' predict ...)"}
-            if predict:
+            if is_predict:
                 row["audio_seconds"] = seconds
                 row["real_time_factor"] = seconds / row["seconds_median"]
                 row["peak_rss_mb"] = max(rss) / 1024 if rss else None
             rows.append(row)
-            print(f"{name:45s} {row['seconds_median']:7.2f} s" +
+            print(f"{name:50s} {row['seconds_median']:7.2f} s" +
                   (f"   {row['real_time_factor']:6.1f}x real time, peak RSS {row['peak_rss_mb']:.0f} MB"
-                   if "real_time_factor" in row else ""), flush=True)
+                   if "real_time_factor" in row else "") +
+                  f"   (load {', '.join(f'{l:.1f}' for l in row['load_average_1min_at_start'])})", flush=True)
     load_after = os.getloadavg()
     print(f"\nCPU: {platform.processor() or 'cpu'}, {os.cpu_count()} cores, {args.threads} threads; load average "
           f"before {load_before[0]:.2f} / after {load_after[0]:.2f}; torch {torch.__version__}")

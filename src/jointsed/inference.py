@@ -37,8 +37,8 @@ student (default) or the EMA teacher.
 
 Start-up: this module does not import Lightning or the training engine. The predicting network
 is rebuilt from the checkpoint with plain torch modules (:class:`jointsed.runs.predictor.Predictor`,
-scores bit-identical to the training system's ``predict_scores``); :func:`system_from_checkpoint`
-(the whole Lightning system, for training and analysis) imports them when called.
+scores bit-identical to the training system's ``predict_scores``); the whole Lightning system (for
+training and analysis) is :func:`jointsed.systems.load_system`.
 """
 
 from __future__ import annotations
@@ -61,12 +61,12 @@ from jointsed.errors import JointsedError
 from jointsed.postprocess.apply import binarize, frames_to_events
 from jointsed.postprocess.params import PostProcessingParams
 # the one owner of reading checkpoints safely (weights_only, clear errors); CheckpointError is re-exported
-from jointsed.runs.checkpoint import CheckpointError, read_checkpoint
-from jointsed.runs.layout import BEST_CHECKPOINT, LAST_CHECKPOINT, POSTPROCESS_FILE, model_checkpoint
+from jointsed.runs.checkpoint import CheckpointError, read_checkpoint, resolve_checkpoint
+from jointsed.runs.postprocess import choose_postprocess
 from jointsed.runs.predictor import Predictor, PredictorError
 
-if TYPE_CHECKING:  # Lightning is imported only by system_from_checkpoint
-    from jointsed.training.systems import SEDSystem
+if TYPE_CHECKING:  # a trained Lightning system may be given; this module never imports Lightning
+    from jointsed.systems.base import SEDSystem
 
 
 
@@ -96,51 +96,6 @@ class Prediction:
     duration: float
 
 
-def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """A checkpoint file from a checkpoint path or a run folder (best.ckpt, else last.ckpt)."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if path.is_dir():
-        # a run folder, or its checkpoints/ folder itself
-        for candidate in (model_checkpoint(path), path / BEST_CHECKPOINT, path / LAST_CHECKPOINT):
-            if candidate is not None and candidate.is_file():
-                return candidate
-        raise CheckpointError(f"{path}: no checkpoints/{BEST_CHECKPOINT} or checkpoints/{LAST_CHECKPOINT} in this folder")
-    raise CheckpointError(f"{path}: checkpoint or run folder not found")
-
-
-def find_postprocess_file(checkpoint: Path) -> Optional[Path]:
-    """``postprocess.json`` beside the checkpoint, or in the run folder above ``checkpoints/``."""
-    for candidate in (checkpoint.parent / POSTPROCESS_FILE, checkpoint.parent.parent / POSTPROCESS_FILE):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def load_checkpoint(path: Path) -> dict:
-    """Read a jointsed checkpoint (tensors and plain data only; see :mod:`jointsed.runs.checkpoint`)."""
-    return read_checkpoint(path)
-
-
-def system_from_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> "SEDSystem":
-    """Rebuild the trained Lightning system of a checkpoint, in eval mode on ``device``."""
-    from jointsed.training.config import recipe_from_dict
-    from jointsed.training.systems import build_system
-
-    path = resolve_checkpoint(path)
-    ckpt = load_checkpoint(path)
-    block = ckpt["jointsed"]
-    config = recipe_from_dict(block["config"])
-    system = build_system(config, block["meta"])
-    try:
-        system.load_state_dict(ckpt["state_dict"])
-    except (RuntimeError, JointsedError) as exc:
-        raise CheckpointError(f"{path}: weights do not fit the stored configuration ({exc})") from None
-    system.history = list(block.get("history", []))
-    return system.eval().to(device)
-
-
 def _window_starts(n_frames: int, window: int, hop: int) -> list[int]:
     if n_frames <= window:
         return [0]
@@ -155,7 +110,7 @@ class Detector:
 
     Args:
         system: a :class:`~jointsed.runs.predictor.Predictor` (what :meth:`from_checkpoint`
-            builds) or a trained :class:`~jointsed.training.systems.SEDSystem` (eval mode).
+            builds) or a trained :class:`~jointsed.systems.base.SEDSystem` (eval mode).
         params: post-processing parameters (classes in the model's order).
         window_hop: frames between the starts of consecutive windows of a long file
             (default: half a training clip).
@@ -171,15 +126,15 @@ class Detector:
         self.checkpoint = checkpoint
         self.postprocess_source = postprocess_source
         self.classes: list[str] = list(system.classes)
-        meta = system.meta
-        self.feature_config: FeatureConfig = from_dict(FeatureConfig, dict(meta["feature_config"]))
-        self.frame_hop: float = float(meta["frame_hop"])
-        self.window: int = int(meta["n_frames"])
+        info = system.info
+        self.feature_config: FeatureConfig = from_dict(FeatureConfig, dict(info.feature_config))
+        self.frame_hop: float = float(info.frame_hop)
+        self.window: int = int(info.n_frames)
         self.window_hop = int(window_hop or max(1, self.window // 2))
         if not 1 <= self.window_hop <= self.window:
             raise ValueError(f"window_hop must be in [1, {self.window}] frames, got {self.window_hop}")
         self.batch_size = int(batch_size)
-        self.round_float16 = meta.get("feature_storage") == "float16"
+        self.round_float16 = info.feature_storage == "float16"
         self.stream_above = float(stream_above)
 
     @property
@@ -213,18 +168,13 @@ class Detector:
         """
         checkpoint = resolve_checkpoint(path)
         try:
-            system = Predictor(load_checkpoint(checkpoint), clip_scores_from=clip_scores_from,
+            system = Predictor(read_checkpoint(checkpoint), clip_scores_from=clip_scores_from,
                                frame_scores_from=frame_scores_from, predict_with=predict_with).to(device)
         except PredictorError as exc:
             raise CheckpointError(f"{checkpoint}: {exc}") from None
-        if isinstance(postprocess, PostProcessingParams):
-            params, source = postprocess.reordered(system.classes), "given"
-        else:
-            file = Path(postprocess) if postprocess is not None else find_postprocess_file(checkpoint)
-            if file is not None:
-                params, source = PostProcessingParams.load_json(file, system.classes), str(file)
-            else:
-                params, source = system.postprocess_params(), "default (Lin et al.)"
+        params, file, source = choose_postprocess(checkpoint, system.classes, postprocess,
+                                                  default=system.postprocess_params())
+        source = str(file) if file is not None else source
         return cls(system, params, window_hop=window_hop, batch_size=batch_size, checkpoint=checkpoint,
                    postprocess_source=source, stream_above=stream_above)
 
@@ -245,13 +195,28 @@ class Detector:
             feats = feats.astype(np.float16).astype(np.float32)
         return feats, n_frames, duration
 
-    @torch.no_grad()
-    def scores_of_windows(self, windows: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """``(W, window, F)`` raw log-mel -> clip ``(W, C)`` and frame ``(W, window, C)`` scores."""
+    def _fast_windows(self) -> bool:
+        """Whether the windows of a long file take the Predictor's fast path (``window_scores``);
+        ``detector.system.fast = False`` (or a Lightning system) keeps the reference path."""
+        return bool(getattr(self.system, "fast", False)) and hasattr(self.system, "window_scores")
+
+    @torch.inference_mode()
+    def scores_of_windows(self, windows: torch.Tensor, starts: Optional[Sequence[int]] = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """``(W, window, F)`` raw log-mel -> clip ``(W, C)`` and frame ``(W, window, C)`` scores.
+
+        ``starts``: the windows are those of ONE file, starting at these frames; they then take
+        the fast path (:meth:`jointsed.runs.predictor.Predictor.window_scores`, equal up to float
+        round-off) when the system has one. Without ``starts``: the reference ``predict_scores``.
+        """
+        fast = starts is not None and self._fast_windows()
         clips, frames = [], []
         for start in range(0, windows.shape[0], self.batch_size):
             chunk = windows[start : start + self.batch_size].to(self.device)
-            clip, frame = self.system.predict_scores(chunk)
+            if fast:
+                clip, frame = self.system.window_scores(chunk, starts[start : start + self.batch_size])
+            else:
+                clip, frame = self.system.predict_scores(chunk)
             clips.append(clip.cpu())
             frames.append(frame.cpu())
         return torch.cat(clips).numpy(), torch.cat(frames).numpy()
@@ -293,7 +258,7 @@ class Detector:
 
         def run() -> None:
             nonlocal acc, count, clip_max
-            clip, frame = self.scores_of_windows(torch.from_numpy(np.stack(batch)))
+            clip, frame = self.scores_of_windows(torch.from_numpy(np.stack(batch)), starts)
             end = starts[-1] + self.window
             if end > acc.shape[0]:  # grow geometrically: O(T) copies in all
                 size = max(end, 2 * acc.shape[0])
@@ -376,6 +341,15 @@ class Detector:
                 continue
             feats, n_frames, duration = self.features(path)
             starts = _window_starts(feats.shape[0], self.window, self.window_hop)
+            if len(starts) > 1 and self._fast_windows():
+                # a file of several windows: alone, in the same batches as predict_streamed
+                # (so both give the same bits), on the fast path
+                flush()
+                wins = torch.from_numpy(np.stack([feats[s : s + self.window] for s in starts]))
+                clip, frame = self.scores_of_windows(wins, starts)
+                c, f = self._stitch(starts, n_frames, feats.shape[0], clip, frame)
+                out.append(self._finish(path, n_frames, duration, c, f))
+                continue
             for s in starts:
                 windows.append(feats[s : s + self.window])
             pending.append((path, starts, n_frames, feats.shape[0], duration))

@@ -17,18 +17,30 @@ guided-learning, mean-teacher and frame-teacher systems):
 
 Only the weights of the networks used are loaded; training-only parts (distillation adapters,
 the focal loss state, the other network) are ignored.
+
+:meth:`Predictor.window_scores` is the fast path ``jointsed predict`` takes for the windows of
+a long file (equal to :meth:`Predictor.predict_scores` window by window up to float round-off,
+~1e-6; tests/test_predict_fast.py): the guided-learning CNNs run as
+:class:`~jointsed.models.fast.FoldedCNN` (batch norm folded, first layers chunked in time), only
+the head each network is used for is kept, and when the frame network is time-local (Lin's PS:
+no time pooling, 5 + 5 frames of context) and the windows overlap, its frames are computed once
+over the windows' union instead of once per window, plus the few frames at each window's edges
+(where the window's zero padding changes them) from short crops. At the default half-clip hop
+that halves the PS's work, which is ~90 % of ``jointsed predict``'s compute.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Optional
+import os
+from typing import Any, Literal, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from jointsed.errors import JointsedError
-from jointsed.postprocess.lin import lin_default_params
 from jointsed.postprocess.params import PostProcessingParams
+from jointsed.systems.networks import SYSTEM_NETWORKS, build_network
+from jointsed.systems.settings import ModelInfo, default_postprocess, split_meta
 
 Role = Literal["teacher", "student"]
 
@@ -37,32 +49,34 @@ class PredictorError(JointsedError):
     """A checkpoint whose stored configuration or weights do not make a predicting network."""
 
 
-def _networks(system: str, model: Mapping[str, Any], n_classes: int, n_mels: int, meta: Mapping[str, Any],
+def _networks(system: str, model: Mapping[str, Any], n_classes: int, info: ModelInfo, n_mels: int,
               clip_from: Role, frame_from: Role, predict_with: str) -> tuple[dict[str, nn.Module], str, str]:
-    """``({state_dict prefix: network}, clip prefix, frame prefix)``, as the systems build them."""
-    from jointsed.models import crnn, professional_teacher, promising_student
-
-    ratios = meta.get("class_ratios") if model.get("disentangled") else None
+    """``({state_dict prefix: network}, clip prefix, frame prefix)``: only the networks used,
+    built as the systems build them (:mod:`jointsed.systems.networks`)."""
+    if system not in SYSTEM_NETWORKS:
+        raise PredictorError(f"system {system!r}: no predicting network known ({', '.join(SYSTEM_NETWORKS)})")
     if system == "guided_learning":
-        prefix = {"teacher": "teacher", "student": "student"}
-        nets: dict[str, nn.Module] = {}
-        for role in {clip_from, frame_from}:
-            factory = professional_teacher if role == "teacher" else promising_student
-            nets[prefix[role]] = factory(n_classes, n_mels, ratios, **dict(model[role]))
-        return nets, prefix[clip_from], prefix[frame_from]
-    if system == "mean_teacher":
-        name = "student" if predict_with == "student" else "ema_teacher"
-        return {name: crnn(n_classes, n_mels, **dict(model["crnn"]))}, name, name
-    if system == "frame_teacher":
-        return {"network": promising_student(n_classes, n_mels, ratios, **dict(model["student"]))}, "network", "network"
-    raise PredictorError(f"system {system!r}: no predicting network known (guided_learning, mean_teacher, frame_teacher)")
+        clip_net, frame_net = clip_from, frame_from
+    elif system == "mean_teacher":
+        clip_net = frame_net = "student" if predict_with == "student" else "ema_teacher"
+    else:
+        clip_net = frame_net = "network"
+    kinds = SYSTEM_NETWORKS[system]
+    nets = {name: build_network(kinds[name], model, n_classes, n_mels, info.class_ratios) for name in {clip_net, frame_net}}
+    return nets, clip_net, frame_net
 
 
 class Predictor(nn.Module):
     """Raw log-mel ``(B, T, F)`` -> ``(clip (B, C), frame (B, T, C))`` probabilities.
 
     Offers what :class:`jointsed.inference.Detector` uses of a trained system: ``classes``,
-    ``meta``, ``feature_mean``, :meth:`predict_scores` and :meth:`postprocess_params`.
+    ``info``, ``feature_mean``, :meth:`predict_scores` and :meth:`postprocess_params`.
+
+    Attributes:
+        fast: whether :class:`jointsed.inference.Detector` scores the windows of long files with
+            :meth:`window_scores` (default) rather than :meth:`predict_scores`; the environment
+            variable ``JOINTSED_REFERENCE_PREDICT=1`` turns it off (benchmarks/predict_speed.py
+            times both paths with it).
 
     Args:
         checkpoint: a checkpoint dict as read by :func:`jointsed.runs.checkpoint.read_checkpoint`.
@@ -73,19 +87,23 @@ class Predictor(nn.Module):
     def __init__(self, checkpoint: Mapping[str, Any], clip_scores_from: Optional[Role] = None,
                  frame_scores_from: Optional[Role] = None, predict_with: Optional[str] = None) -> None:
         super().__init__()
+        self.fast = os.environ.get("JOINTSED_REFERENCE_PREDICT", "") not in ("1", "true", "yes")
         block = checkpoint["jointsed"]
-        config, meta = block["config"], dict(block["meta"])
+        config = block["config"]
         self.config: dict[str, Any] = config
-        self.meta: dict[str, Any] = meta
+        try:
+            self.info, self.phase = split_meta(block["meta"])
+        except JointsedError as exc:
+            raise PredictorError(f"its stored settings cannot be read ({exc})") from None
         self.system: str = str(config["system"])
-        self.classes: list[str] = list(meta["classes"])
+        self.classes: list[str] = list(self.info.classes)
         gl = config.get("guided_learning") or {}
         self.clip_scores_from: Role = clip_scores_from or gl.get("clip_scores_from", "teacher")
         self.frame_scores_from: Role = frame_scores_from or gl.get("frame_scores_from", "student")
         self.predict_with = predict_with or (config.get("mean_teacher") or {}).get("predict_with", "student")
         n_mels = int(config["features"]["n_mels"])
         nets, self._clip_net, self._frame_net = _networks(
-            self.system, config["model"], len(self.classes), n_mels, meta,
+            self.system, config["model"], len(self.classes), self.info, n_mels,
             self.clip_scores_from, self.frame_scores_from, self.predict_with,
         )
         self.nets = nn.ModuleDict(nets)
@@ -120,12 +138,50 @@ class Predictor(nn.Module):
 
     forward = predict_scores
 
+    # ----- fast path (inference only) ----------------------------------------------------------
+    def _fast(self, name: str) -> Optional[nn.Module]:
+        """The :class:`FoldedCNN` of network ``name`` (built on first use, after loading), or
+        ``None`` for networks without a fast path (the CRNN)."""
+        from jointsed.models.cnn import GuidedLearningCNN
+        from jointsed.models.fast import FoldedCNN
+
+        cache = self.__dict__.setdefault("_fast_nets", {})  # not a submodule: not in state_dict
+        net = self.nets[name]
+        key = (name, self.feature_mean.device)
+        if key not in cache:
+            cache[key] = FoldedCNN(net.eval()) if isinstance(net, GuidedLearningCNN) else None
+        return cache[key]
+
+    @torch.inference_mode()
+    def window_scores(self, windows: Tensor, starts: Optional[Sequence[int]] = None) -> tuple[Tensor, Tensor]:
+        """:meth:`predict_scores` of ``windows (W, T, F)`` (raw log-mel), equal up to float
+        round-off, faster (see the module docstring).
+
+        Args:
+            windows: the windows of ONE file, in order.
+            starts: their start frames in the file; when given and the windows overlap, the
+                frames of a time-local frame network are computed once over their union.
+        """
+        clip_fast, frame_fast = self._fast(self._clip_net), self._fast(self._frame_net)
+        if clip_fast is None or frame_fast is None:
+            return self.predict_scores(windows)
+        x = self.normalize(windows)
+        if self._clip_net == self._frame_net:
+            clip, frame = clip_fast(x)
+            return clip.float(), frame.float()
+        clip = clip_fast(x)[0]
+        frame = None
+        if starts is not None:
+            from jointsed.models.fast import frame_halo, overlapping_window_frames
+
+            halo = frame_halo(self.nets[self._frame_net])
+            if halo is not None:
+                frame = overlapping_window_frames(frame_fast, x, starts, halo)
+        if frame is None:
+            frame = frame_fast(x)[1]
+        return clip.float(), frame.float()
+
     def postprocess_params(self) -> PostProcessingParams:
-        """The default (Lin) post-processing stored with the model (as ``SEDSystem.postprocess_params``)."""
+        """The model's default (Lin) post-processing (as ``SEDSystem.postprocess_params``)."""
         p = self.config.get("postprocess") or {}
-        params = lin_default_params(self.classes, self.meta["median_windows"])
-        n = len(self.classes)
-        params.tag_threshold = [float(p.get("tag_threshold", 0.5))] * n
-        params.frame_threshold = [float(p.get("frame_threshold", 0.5))] * n
-        params.validate()
-        return params
+        return default_postprocess(self.info, p.get("tag_threshold", 0.5), p.get("frame_threshold", 0.5))
