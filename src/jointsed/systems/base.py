@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from contextlib import nullcontext
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
@@ -50,6 +50,16 @@ def _no_autocast(device_type: str):
         return nullcontext()
 
 
+def adam(params: list[Tensor], **options: Any) -> torch.optim.Adam:
+    """Adam with the fused implementation (one kernel for every parameter: ~7x faster than the
+    per-parameter loop for our ~60 small tensors on CPU, and the recommended path on CUDA; equal
+    to it up to float rounding), else the multi-tensor one where fused is not available."""
+    try:
+        return torch.optim.Adam(params, fused=True, **options)
+    except (RuntimeError, ValueError):  # a device or dtype without a fused kernel
+        return torch.optim.Adam(params, foreach=True, **options)
+
+
 class SEDSystem(pl.LightningModule):
     """Common engine of the training systems.
 
@@ -79,9 +89,12 @@ class SEDSystem(pl.LightningModule):
         self.focal: Optional[AdaptiveFocalLoss] = (
             AdaptiveFocalLoss(len(self.classes), focal.gamma0, focal.eta, focal.momentum) if focal.enabled else None
         )
-        # labelled training clips of the current epoch (clip scores, targets): the adaptive focal
-        # loss's threshold-free per-class score (DESIGN section 3)
-        self._train_clips: list[tuple[Tensor, Tensor]] = []
+        # training clips of the current epoch (clip scores, targets, labelled rows): the adaptive
+        # focal loss's threshold-free per-class score (DESIGN section 3)
+        self._train_clips: list[tuple[Tensor, Tensor, Tensor]] = []
+        # loss terms of the current epoch, summed on the device (:meth:`log_step`)
+        self._epoch_terms: dict[str, Tensor] = {}
+        self._epoch_clips = 0
         #: validation metrics of the initial (untrained) weights, set by the engine before fitting
         self.untrained_metrics: Optional[dict[str, Any]] = None
         #: training clips seen by this process (the run's budget; kept in checkpoints for --resume)
@@ -134,24 +147,48 @@ class SEDSystem(pl.LightningModule):
             torch.distributed.broadcast(buf, src=0)
 
     def on_train_epoch_end(self) -> None:
-        if self.focal is not None and self._train_clips:
+        rows = [r.cpu() for _, _, r in self._train_clips]
+        if self.focal is not None and any(bool(r.any()) for r in rows):
             # F_c of the adaptive focal loss: per-class average precision of the clip scores of the
             # labelled training clips of this epoch (threshold-free, never the validation set).
             # Rank 0's estimate is then broadcast with the other buffers.
-            scores = torch.cat([c for c, _ in self._train_clips]).numpy()
-            targets = torch.cat([t for _, t in self._train_clips]).numpy()
+            scores = torch.cat([c.cpu()[r] for (c, _, _), r in zip(self._train_clips, rows)]).numpy()
+            targets = torch.cat([t.cpu()[r] for (_, t, _), r in zip(self._train_clips, rows)]).numpy()
             self.focal.update(average_precision_per_class(scores, targets))
             self.log("train/afl_mean_score", float(self.focal.running_score.mean()), on_step=False, on_epoch=True)
         self._train_clips = []
+        self._log_epoch_terms()
         self._broadcast_buffers()
 
     def record_training_clips(self, clip: Tensor, targets: Tensor, rows: Tensor) -> None:
-        """Keep the clip scores and targets of a batch's labelled clips (``rows``) for the
-        adaptive focal loss's per-class score (only when ``joint.focal`` is enabled: in stage 1
-        too, so that stage 2 starts from a measured estimate)."""
-        if self.focal is None or not bool(rows.any()):
+        """Keep the clip scores and targets of a batch and which rows are labelled (``rows``) for
+        the adaptive focal loss's per-class score (only when ``joint.focal`` is enabled: in stage 1
+        too, so that stage 2 starts from a measured estimate). Kept on the device and selected at
+        the epoch's end: no host synchronisation per step."""
+        if self.focal is None:
             return
-        self._train_clips.append((clip.detach()[rows].float().cpu(), (targets[rows] > 0.5).cpu()))
+        self._train_clips.append((clip.detach().float(), targets.detach() > 0.5, rows.detach().to(torch.bool)))
+
+    # ----- logging ---------------------------------------------------------------------------
+    def log_step(self, total: Tensor, terms: Mapping[str, Tensor | float], batch_size: int) -> None:
+        """Log a training step: ``loss`` per step (progress bar) and per epoch, and the loss terms
+        ``train/<name>`` as batch-size-weighted epoch means.
+
+        The terms are summed on the device and logged once per epoch (:meth:`_log_epoch_terms`):
+        a ``self.log`` call costs ~1 ms of host time (Lightning moves and reduces every value),
+        which on a GPU, where a step's kernels take a few ms, was most of the step.
+        """
+        self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch_size)
+        for name, value in terms.items():
+            value = value.detach().float() if isinstance(value, Tensor) else torch.tensor(float(value))
+            weighted = value.to(total.device) * batch_size
+            self._epoch_terms[name] = weighted if name not in self._epoch_terms else self._epoch_terms[name] + weighted
+        self._epoch_clips += batch_size
+
+    def _log_epoch_terms(self) -> None:
+        for name, value in self._epoch_terms.items():
+            self.log(f"train/{name}", value / max(self._epoch_clips, 1), on_step=False, on_epoch=True)
+        self._epoch_terms, self._epoch_clips = {}, 0
 
     # ----- optimiser -------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
@@ -177,8 +214,8 @@ class SEDSystem(pl.LightningModule):
     def configure_optimizers(self):
         o = self.config.optimizer
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params, lr=o.lr * self.lr_factor(), betas=tuple(o.betas), eps=o.eps,
-                                     weight_decay=o.weight_decay)
+        optimizer = adam(params, lr=o.lr * self.lr_factor(), betas=tuple(o.betas), eps=o.eps,
+                         weight_decay=o.weight_decay)
         if o.scheduler == "step":
             sched = torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_epochs, gamma=o.gamma)
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -52,10 +52,7 @@ class FrameTeacherSystem(SEDSystem):
             clip = (bce.from_logits(out.clip_logits.float()[rows], batch["weak"][rows])
                     if bool(rows.any()) else out.clip.sum() * 0)
             total = frame + clip
-        bs = int(rows.sum())
-        self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
-        self.log("train/frame", frame, on_step=False, on_epoch=True, batch_size=bs)
-        self.log("train/clip", clip, on_step=False, on_epoch=True, batch_size=bs)
+        self.log_step(total, {"frame": frame, "clip": clip}, int(rows.sum()))
         return total
 
     def predict_scores(self, features: Tensor) -> tuple[Tensor, Tensor]:

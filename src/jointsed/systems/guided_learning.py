@@ -125,12 +125,7 @@ class GuidedLearningSystem(SEDSystem):
             terms["distillation"] = self.distillation_loss(batch["features"], out_s.features, batch["strong"],
                                                            batch["strong_mask"])
             total = total + self.config.joint.distillation.weight * terms["distillation"]
-        bs = x.shape[0]
-        self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
-        for name, value in terms.items():
-            if name != "total":
-                self.log(f"train/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
-        self.log("train/teacher_weight", a, on_step=False, on_epoch=True, batch_size=bs)
+        self.log_step(total, {**{k: v for k, v in terms.items() if k != "total"}, "teacher_weight": a}, x.shape[0])
         return total
 
     def predict_scores(self, features: Tensor) -> tuple[Tensor, Tensor]:

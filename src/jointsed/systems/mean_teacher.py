@@ -74,13 +74,8 @@ class MeanTeacherSystem(SEDSystem):
                 s_clip, out_t.clip.float()
             )
             total = loss_strong + loss_weak + mt.consistency_weight * ramp * consistency
-        bs = x.shape[0]
-        self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
-        self.log("train/strong", loss_strong, on_step=False, on_epoch=True, batch_size=bs)
-        self.log("train/weak", loss_weak, on_step=False, on_epoch=True, batch_size=bs)
-        self.log("train/consistency", consistency, on_step=False, on_epoch=True, batch_size=bs)
-        self.log("train/consistency_weight", mt.consistency_weight * ramp, on_step=False, on_epoch=True,
-                 batch_size=bs)
+        self.log_step(total, {"strong": loss_strong, "weak": loss_weak, "consistency": consistency,
+                              "consistency_weight": mt.consistency_weight * ramp}, x.shape[0])
         return total
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
