@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
 import io
 import os
 import platform
 import pstats
-import shlex
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,9 +37,12 @@ from lightning.pytorch.callbacks import Callback
 
 from jointsed.data.annotations import StrongAnnotations
 from jointsed.training.config import SET_NAMES, load_recipe
-from jointsed.training.data import SET_IDS, TrainingSet, ValidationSet
+from jointsed.training.data import TrainingSet, ValidationSet
+from jointsed.training.sampler import SET_IDS
 from jointsed.training.phases import train
 from jointsed.utils.atomic import atomic_write_json
+
+from provenance import provenance  # benchmarks/provenance.py (this folder is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 #: packaged recipes (jointsed.recipes) by (system, size)
@@ -336,13 +336,11 @@ def main() -> None:
     out = args.out or REPO / "benchmarks" / "results" / f"{kind}_{args.accelerator}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        **provenance(load_before),
         "device": device, "accelerator": args.accelerator, "precision": args.precision,
-        "on_accelerator": args.on_accelerator, "torch": torch.__version__,
+        "on_accelerator": args.on_accelerator,
         "cuda": torch.version.cuda if args.accelerator == "gpu" else None,
-        "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "load_average_before": list(load_before), "load_average_after": list(load_after),
+        "threads": torch.get_num_threads(),
         "results": rows,
     })
     print(f"saved {out}")
