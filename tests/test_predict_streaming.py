@@ -104,7 +104,7 @@ def test_predictor_scores_equal_the_lightning_system(which, tmp_path):
 def test_systems_write_the_block_the_reader_reads(tmp_path):
     """Checkpoints written by the Lightning systems carry the format the reader requires, and
     their settings read back typed (the Predictor, without Lightning, builds from them)."""
-    from jointsed.systems.settings import split_meta
+    from jointsed.runs.settings import split_meta
 
     for name, path in _systems(tmp_path).items():
         block = read_checkpoint(path)["jointsed"]

@@ -19,7 +19,7 @@ from jointsed.runs.checkpoint import checkpoint_identity, read_checkpoint, resol
 from jointsed.runs.layout import SCORES_DIR, SCORES_DURATIONS_FILE
 from jointsed.runs.postprocess import default_params
 from jointsed.runs.score_cache import load_raw_scores, save_raw_scores, source_record
-from jointsed.systems.settings import split_meta
+from jointsed.runs.settings import split_meta
 
 PathLike = str | os.PathLike
 Echo = Optional[Callable[[str], None]]
@@ -32,7 +32,7 @@ def checkpoint_of(run_or_checkpoint: PathLike) -> Path:
 
 
 def _checkpoint_config(checkpoint: Path):
-    """The run's recipe and :class:`~jointsed.systems.settings.ModelInfo`, from the checkpoint."""
+    """The run's recipe and :class:`~jointsed.runs.settings.ModelInfo`, from the checkpoint."""
     from jointsed.training.config import recipe_from_dict
 
     block = read_checkpoint(checkpoint)["jointsed"]

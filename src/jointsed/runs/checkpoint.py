@@ -100,7 +100,7 @@ def jointsed_block(system: str, config: Mapping[str, Any], meta: Mapping[str, An
     Args:
         system: ``config["system"]`` (guided_learning, mean_teacher, frame_teacher).
         config: the resolved recipe as plain data.
-        meta: the model's settings (:func:`jointsed.systems.settings.to_meta`).
+        meta: the model's settings (:func:`jointsed.runs.settings.to_meta`).
         history: validation metrics of every epoch so far.
         clips_seen: training clips this process has seen (the run's budget, kept for --resume).
     """

@@ -13,7 +13,7 @@ from typing import Any, Optional, Sequence
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.runs.checkpoint import read_checkpoint, resolve_checkpoint
 from jointsed.runs.layout import POSTPROCESS_FILE
-from jointsed.systems.settings import default_postprocess, split_meta
+from jointsed.runs.settings import default_postprocess, split_meta
 
 #: description of a model's default post-processing
 DEFAULT_SOURCE = "default (Lin et al.)"

@@ -39,8 +39,8 @@ from torch import Tensor, nn
 
 from jointsed.errors import JointsedError
 from jointsed.postprocess.params import PostProcessingParams
-from jointsed.systems.networks import SYSTEM_NETWORKS, build_network
-from jointsed.systems.settings import ModelInfo, default_postprocess, split_meta
+from jointsed.models.networks import SYSTEM_NETWORKS, build_network
+from jointsed.runs.settings import ModelInfo, default_postprocess, split_meta
 
 Role = Literal["teacher", "student"]
 
@@ -52,7 +52,7 @@ class PredictorError(JointsedError):
 def _networks(system: str, model: Mapping[str, Any], n_classes: int, info: ModelInfo, n_mels: int,
               clip_from: Role, frame_from: Role, predict_with: str) -> tuple[dict[str, nn.Module], str, str]:
     """``({state_dict prefix: network}, clip prefix, frame prefix)``: only the networks used,
-    built as the systems build them (:mod:`jointsed.systems.networks`)."""
+    built as the systems build them (:mod:`jointsed.models.networks`)."""
     if system not in SYSTEM_NETWORKS:
         raise PredictorError(f"system {system!r}: no predicting network known ({', '.join(SYSTEM_NETWORKS)})")
     if system == "guided_learning":

@@ -5,8 +5,11 @@
 - :mod:`.guided_learning`: Lin et al.'s guided learning and the joint framework's additions;
 - :mod:`.mean_teacher`: the DCASE baseline CRNN mean teacher;
 - :mod:`.frame_teacher`: the distillation's frame-level teacher;
-- :mod:`.settings`: typed :class:`ModelInfo` / :class:`PhaseSettings` (no Lightning);
-- :mod:`.networks`: which networks each system has (no Lightning; shared with inference).
+
+A system is built from the recipe, :class:`~jointsed.runs.settings.ModelInfo` and
+:class:`~jointsed.runs.settings.PhaseSettings` (typed; saved in every checkpoint, so they belong
+to :mod:`jointsed.runs`) with the networks :mod:`jointsed.models.networks` names for it (shared
+with inference's :class:`~jointsed.runs.predictor.Predictor`).
 
 ``import jointsed.systems`` does not import Lightning: the system classes load on first use.
 """
@@ -17,7 +20,7 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any, Optional
 
-from jointsed.systems.settings import ModelInfo, PhaseSettings
+from jointsed.runs.settings import ModelInfo, PhaseSettings
 
 if TYPE_CHECKING:
     import torch
@@ -57,7 +60,7 @@ def load_system(path: "str | os.PathLike", device: "str | torch.device" = "cpu")
     """
     from jointsed.errors import JointsedError
     from jointsed.runs.checkpoint import CheckpointError, read_checkpoint, resolve_checkpoint
-    from jointsed.systems.settings import split_meta
+    from jointsed.runs.settings import split_meta
     from jointsed.training.config import recipe_from_dict
 
     path = resolve_checkpoint(path)

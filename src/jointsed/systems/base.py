@@ -5,8 +5,8 @@ the optimiser and its schedule, the checkpoint block, and the inference entry po
 :meth:`SEDSystem.predict_scores` (one code path with :class:`jointsed.runs.predictor.Predictor`:
 a reloaded checkpoint reproduces the validation scores exactly).
 
-A system is given the resolved recipe, its :class:`~jointsed.systems.settings.ModelInfo` (what
-inference needs) and :class:`~jointsed.systems.settings.PhaseSettings` (two-stage training):
+A system is given the resolved recipe, its :class:`~jointsed.runs.settings.ModelInfo` (what
+inference needs) and :class:`~jointsed.runs.settings.PhaseSettings` (two-stage training):
 typed, saved in every checkpoint as the ``meta`` mapping.
 """
 
@@ -29,7 +29,7 @@ from jointsed.losses.focal import AdaptiveFocalLoss
 from jointsed.losses.guided import bce
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.runs.checkpoint import jointsed_block
-from jointsed.systems.settings import ModelInfo, PhaseSettings, default_postprocess, to_meta
+from jointsed.runs.settings import ModelInfo, PhaseSettings, default_postprocess, to_meta
 from jointsed.training.config import RecipeConfig
 from jointsed.training.data import ValidationSet
 from jointsed.training.sampler import derive_seed
@@ -327,7 +327,7 @@ class SEDSystem(pl.LightningModule):
 
     @property
     def meta(self) -> dict[str, Any]:
-        """The checkpoint's ``meta`` mapping (:func:`jointsed.systems.settings.to_meta`)."""
+        """The checkpoint's ``meta`` mapping (:func:`jointsed.runs.settings.to_meta`)."""
         return to_meta(self.info, self.phase)
 
     # ----- checkpoints -----------------------------------------------------------------------

@@ -10,8 +10,8 @@ from torch import Tensor
 from jointsed.losses.guided import bce, strong_frame_loss
 from jointsed.config import to_dict
 from jointsed.systems.base import SEDSystem, _no_autocast
-from jointsed.systems.networks import build_network
-from jointsed.systems.settings import ModelInfo, PhaseSettings
+from jointsed.models.networks import build_network
+from jointsed.runs.settings import ModelInfo, PhaseSettings
 from jointsed.training.config import RecipeConfig
 from jointsed.training.data import ValidationSet
 

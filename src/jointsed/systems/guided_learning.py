@@ -21,8 +21,8 @@ from jointsed.losses.distillation import FrameDistillationLoss
 from jointsed.losses.guided import guided_learning_loss, strong_frame_loss, teacher_weight
 from jointsed.config import to_dict
 from jointsed.systems.base import SEDSystem, _no_autocast
-from jointsed.systems.networks import build_network
-from jointsed.systems.settings import ModelInfo, PhaseSettings
+from jointsed.models.networks import build_network
+from jointsed.runs.settings import ModelInfo, PhaseSettings
 from jointsed.training.config import RecipeConfig
 from jointsed.training.data import ValidationSet
 

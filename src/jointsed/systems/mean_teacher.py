@@ -13,8 +13,8 @@ from jointsed.losses.consistency import mean_teacher_consistency, mixup, sigmoid
 from jointsed.losses.guided import apply_loss, strong_frame_loss
 from jointsed.config import to_dict
 from jointsed.systems.base import SEDSystem, _no_autocast
-from jointsed.systems.networks import build_network
-from jointsed.systems.settings import ModelInfo, PhaseSettings
+from jointsed.models.networks import build_network
+from jointsed.runs.settings import ModelInfo, PhaseSettings
 from jointsed.training.config import RecipeConfig
 from jointsed.training.data import ValidationSet
 

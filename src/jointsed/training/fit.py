@@ -1,7 +1,7 @@
 """One training run folder: from a recipe and loaded data sets to checkpoints and
 ``metrics.json`` (a whole run, or one phase of the joint framework, see :mod:`.phases`).
 
-Prepares the system (typed :class:`~jointsed.systems.settings.ModelInfo` from the training
+Prepares the system (typed :class:`~jointsed.runs.settings.ModelInfo` from the training
 labels, the input statistics, the seed), checks the folder (``--resume`` continues only the same
 run), measures the untrained network, fits, and marks the folder finished.
 """
@@ -36,7 +36,7 @@ from jointsed.systems import build_system
 from jointsed.systems.base import SEDSystem
 from jointsed.systems.frame_teacher import FrameTeacherSystem
 from jointsed.systems.guided_learning import GuidedLearningSystem
-from jointsed.systems.settings import ModelInfo, PhaseSettings, split_meta
+from jointsed.runs.settings import ModelInfo, PhaseSettings, split_meta
 from jointsed.training.config import RecipeConfig
 from jointsed.training.data import (
     SEDDataModule,
@@ -86,7 +86,7 @@ def build_meta(config: RecipeConfig, train: TrainingSet) -> dict[str, Any]:
 
 def model_info(config: RecipeConfig, train: TrainingSet) -> ModelInfo:
     """What inference needs besides the weights, from the recipe and the training set (stored in
-    every checkpoint, see :class:`~jointsed.systems.settings.ModelInfo`)."""
+    every checkpoint, see :class:`~jointsed.runs.settings.ModelInfo`)."""
     classes = list(config.data.classes)
     return ModelInfo(
         classes=classes,
@@ -107,7 +107,7 @@ def prepare_system(config: RecipeConfig, train: TrainingSet, validation: Optiona
 
     Args:
         phase: the training phase's settings (two-stage training; default: a plain run).
-        distillation: the frame teacher (:class:`~jointsed.systems.settings.DistillationSource`)
+        distillation: the frame teacher (:class:`~jointsed.runs.settings.DistillationSource`)
             of a distillation run.
     """
     info = model_info(config, train)

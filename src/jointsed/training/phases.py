@@ -78,7 +78,7 @@ from jointsed.runs.state import (
 )
 from jointsed.systems import load_system
 from jointsed.systems.frame_teacher import FrameTeacherSystem
-from jointsed.systems.settings import DistillationSource, PhaseSettings
+from jointsed.runs.settings import DistillationSource, PhaseSettings
 from jointsed.training.config import RecipeConfig
 from jointsed.training.data import TrainingSet, ValidationSet, load_training_set, load_validation_set
 from jointsed.training.distributed import (

@@ -7,8 +7,9 @@ format of :mod:`jointsed.runs.checkpoint`, readable without Lightning); :func:`s
 that mapping back with every key checked, so a misspelt key is an error naming it, never a silent
 default (what the earlier untyped ``meta`` dict with ``.get`` defaults allowed).
 
-This module imports neither Lightning nor torch: :class:`jointsed.runs.predictor.Predictor`
-reads a checkpoint's settings with it.
+They are part of the checkpoint format, so :mod:`jointsed.runs` owns them (the Lightning
+systems are built from them; :class:`jointsed.runs.predictor.Predictor` reads them back). This
+module imports neither Lightning nor torch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Typed model and phase settings (jointsed.systems.settings): what replaced the untyped ``meta``
+"""Typed model and phase settings (jointsed.runs.settings): what replaced the untyped ``meta``
 dict, its checkpoint mapping, and the strictness that turns a misspelt key into an error."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from jointsed.config import ConfigError
-from jointsed.systems.settings import (
+from jointsed.runs.settings import (
     DistillationSource,
     ModelInfo,
     PhaseSettings,
