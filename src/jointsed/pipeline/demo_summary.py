@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from jointsed.postprocess.tuning import TuningResult
+from jointsed.postprocess.tuning_types import TuningResult
 
 SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
     ("AT (tagging) F1, macro %", "tagging", "macro_f1"),

@@ -12,7 +12,8 @@ from typing import Callable, Literal, Optional
 from jointsed.config import to_dict
 from jointsed.data.annotations import read_strong_tsv
 from jointsed.pipeline.scoring import score_split, scores_note
-from jointsed.postprocess.tuning import TuningGrid, TuningResult, tune_event_specific
+from jointsed.postprocess.tuning import tune_event_specific
+from jointsed.postprocess.tuning_types import TuningGrid, TuningResult
 from jointsed.runs.checkpoint import checkpoint_identity, run_dir_of
 from jointsed.runs.layout import POSTPROCESS_FILE
 from jointsed.runs.postprocess import default_params

@@ -5,7 +5,9 @@
 * :mod:`.lin` — Lin et al.'s class-wise median windows and default parameters (DESIGN §1);
 * :mod:`.apply` — the pipeline itself (:func:`binarize`, :func:`postprocess_scores`);
 * :mod:`.fast_f1` — vectorised event-based F1 equal to sed_eval's;
-* :mod:`.tuning` — per-class search of the parameters (DESIGN §4, our formulation).
+* :mod:`.tuning` — per-class search of the parameters (DESIGN §4, our formulation); its grid and
+  result types are in :mod:`.tuning_types`, the two searches in :mod:`.tuning_event_f1` and
+  :mod:`.tuning_psds1` (over the inputs of :mod:`.tuning_inputs`).
 """
 
 from jointsed.postprocess.apply import (
@@ -21,12 +23,8 @@ from jointsed.postprocess.fast_f1 import (
 )
 from jointsed.postprocess.lin import LIN_WINDOW_FACTOR, lin_default_params, lin_median_windows
 from jointsed.postprocess.params import PostProcessingError, PostProcessingParams
-from jointsed.postprocess.tuning import (
-    ClassTuning,
-    TuningGrid,
-    TuningResult,
-    tune_event_specific,
-)
+from jointsed.postprocess.tuning import tune_event_specific
+from jointsed.postprocess.tuning_types import ClassTuning, TuningGrid, TuningResult
 
 __all__ = [
     "LIN_WINDOW_FACTOR",
