@@ -1,7 +1,8 @@
 """Synthetic DESED-like datasets: ``jointsed synth`` (offline, no DESED audio needed).
 
-* :mod:`.sources` - class-like sound generators for the 10 DESED classes and backgrounds, or real
-  recordings in the DESED soundbank layout;
+* :mod:`.generators` - class-like sound generators for the 10 DESED classes and backgrounds (their
+  building blocks in :mod:`.dsp`);
+* :mod:`.sources` - source banks: the generators, or real recordings in the DESED soundbank layout;
 * :mod:`.mixer` - places events on a background at a target event-to-background ratio;
 * :mod:`.layouts` - event layouts from the real DESED metadata (package data);
 * :mod:`.presets` - dataset sizes (tiny, demo, proxy);
@@ -17,13 +18,8 @@ from jointsed.data.synth.mixer import (
     raised_cosine_fades,
 )
 from jointsed.data.synth.presets import PRESETS, SynthConfig, resolve_config
-from jointsed.data.synth.sources import (
-    FOREGROUND_GENERATORS,
-    RecordedSources,
-    SynthError,
-    SyntheticSources,
-    background,
-)
+from jointsed.data.synth.generators import FOREGROUND_GENERATORS, background
+from jointsed.data.synth.sources import RecordedSources, SynthError, SyntheticSources
 
 __all__ = [
     "FOREGROUND_GENERATORS",

@@ -53,9 +53,10 @@ from jointsed.data.annotations import (
 )
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.data.synth import layouts as L
+from jointsed.data.synth.dsp import rms
 from jointsed.data.synth.mixer import PlacedEvent, Soundscape, mix_soundscape
 from jointsed.data.synth.presets import SynthConfig, resolve_config
-from jointsed.data.synth.sources import RecordedSources, SourceBank, SynthError, SyntheticSources, rms
+from jointsed.data.synth.sources import RecordedSources, SourceBank, SynthError, SyntheticSources
 from jointsed.errors import JointsedError
 from jointsed.utils.atomic import atomic_dir, atomic_write_json, atomic_write_text
 

@@ -21,7 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
-from jointsed.data.synth.sources import SynthError, rms
+from jointsed.data.synth.dsp import rms
+from jointsed.data.synth.sources import SynthError
 
 DEFAULT_FADE = 0.015  # s
 DEFAULT_PEAK_LIMIT = 10 ** (-1 / 20)  # -1 dBFS
