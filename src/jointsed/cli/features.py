@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from jointsed.config import ConfigError, from_dict, load_yaml
 from jointsed.errors import JointsedError
-from jointsed.data.annotations import AUDIO_EXTENSIONS, list_audio_files
+from jointsed.data.audio_files import AUDIO_EXTENSIONS, list_audio_files
 
 # jointsed.audio (torch) is imported inside the functions: `jointsed --help` stays fast.
 if TYPE_CHECKING:

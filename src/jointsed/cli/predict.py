@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _audio_files(inputs: list[Path]) -> list[Path]:
-    from jointsed.data.annotations import list_audio_files
+    from jointsed.data.audio_files import list_audio_files
 
     files: list[Path] = []
     for p in inputs:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     files = _audio_files(args.audio)
     if not files:
-        from jointsed.data.annotations import AUDIO_EXTENSIONS
+        from jointsed.data.audio_files import AUDIO_EXTENSIONS
 
         raise JointsedError(
             f"no audio file to process in {', '.join(str(p) for p in args.audio)} "

@@ -12,6 +12,10 @@ The tables are parsed line by line (not with pandas) so that every problem is re
 ``AnnotationError("<file>, line <n>: <problem>")``, with line numbers counted from 1 on the
 header line. Extra columns (e.g. the ``index`` column written by the DCASE baseline) are
 ignored; the columns are located by header name, in any order.
+
+Checks of the tables against the class list and the clips' lengths are in
+:mod:`.annotation_checks`; audio files in folders (extensions, listing, a table's clips against a
+folder) in :mod:`.audio_files`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
@@ -30,11 +33,6 @@ from jointsed.data.classes import DESED_CLASSES
 from jointsed.errors import JointsedError
 from jointsed.utils.atomic import atomic_open
 
-#: Audio file extensions picked up in folders (formats libsndfile reads).
-AUDIO_EXTENSIONS: tuple[str, ...] = (
-    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".rf64", ".caf",
-)
-
 STRONG_COLUMNS = ("filename", "onset", "offset", "event_label")
 WEAK_COLUMNS = ("filename", "event_labels")
 DURATION_COLUMNS = ("filename", "duration")
@@ -43,6 +41,10 @@ _SEPARATED = {"\t": "tab-separated", ",": "comma-separated"}
 
 class AnnotationError(JointsedError, ValueError):
     """A malformed annotation table; the message reads ``"<file>, line <n>: <problem>"``."""
+
+
+class AnnotationWarning(UserWarning):
+    """A table that is used, but not entirely as written (e.g. events cut at the clip's end)."""
 
 
 @dataclass(frozen=True)
@@ -189,84 +191,6 @@ def _parse_time(path: Path, row: _Row, column: str) -> float:
     if value < 0:
         raise AnnotationError(f"{path}, line {row.line}: negative {column} {text}")
     return value
-
-
-#: characters a class name may not contain: field and list separators of the tables, and the
-#: backslash, which sed_scores_eval (PSDS, frame-score files) refuses with a bare AssertionError
-_FORBIDDEN_IN_CLASS = {
-    "\t": "a tab (tables separate their fields with tabs)",
-    "\n": "a line break (tables have one row per line)",
-    "\r": "a line break (tables have one row per line)",
-    ",": "a comma (weak labels are comma-separated)",
-    "\\": "a backslash (sed_scores_eval, used for PSDS and frame-score files, refuses it)",
-}
-
-
-def class_name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a class name (``None``: it can)."""
-    if not name or name != name.strip():
-        return "empty or with leading/trailing spaces"
-    for char, what in _FORBIDDEN_IN_CLASS.items():
-        if char in name:
-            return f"contains {what}"
-    return None
-
-
-def check_class_names(classes: Sequence[str], where: str = "data.classes") -> None:
-    """Raise :class:`AnnotationError` naming ``where`` and the class if a name cannot be used."""
-    for name in classes:
-        problem = class_name_problem(str(name))
-        if problem:
-            raise AnnotationError(f"{where}: class name {name!r} {problem}; rename the class")
-    dup = sorted({c for c in classes if list(classes).count(c) > 1})
-    if dup:
-        raise AnnotationError(f"{where}: class {dup[0]!r} is listed twice")
-
-
-def check_events_within(
-    annotations: StrongAnnotations, durations: Mapping[str, float] | float, what: str,
-    tolerance: float = 0.05,
-) -> int:
-    """Strong labels against the clips' lengths (a single number: every clip's).
-
-    An event that *starts* at or after the end of its clip is not in the audio: it would
-    still become a clip tag and a missed event, so it is an error (the table does not match the
-    audio). An event that *ends* past the clip (by more than ``tolerance`` s, e.g. rounding) is
-    cut at the end of the clip: a warning with the count. Returns the number of such events.
-
-    Raises:
-        AnnotationError: naming ``what``'s file, the number of events and the first ones.
-    """
-    def length(name: str) -> float | None:
-        return float(durations) if isinstance(durations, (int, float)) else durations.get(name)
-
-    outside, cut = [], []
-    for e in annotations.events:
-        d = length(e.filename)
-        if d is None:
-            continue
-        if e.onset >= d:
-            outside.append(e)
-        elif e.offset > d + tolerance:
-            cut.append(e)
-    if outside:
-        shown = "; ".join(f"{e.filename} {e.event_label} {e.onset:g}-{e.offset:g} s (clip {length(e.filename):g} s)"
-                          for e in outside[:3])
-        raise AnnotationError(
-            f"{annotations.path} ({what}): {len(outside)} event(s) start after the end of their clip, so they are "
-            f"not in the audio: {shown}{'; ...' if len(outside) > 3 else ''}. Fix the table (or the durations)"
-        )
-    if cut:
-        warnings.warn(
-            f"{annotations.path} ({what}): {len(cut)} of {len(annotations.events)} event(s) end after their clip "
-            f"(e.g. {cut[0].filename} {cut[0].event_label} to {cut[0].offset:g} s, clip {length(cut[0].filename):g} s); "
-            "they are cut at the end of the clip", AnnotationWarning, stacklevel=2,
-        )
-    return len(cut)
-
-
-class AnnotationWarning(UserWarning):
-    """A table that is used, but not entirely as written (e.g. events cut at the clip's end)."""
 
 
 def _check_label(path: Path, line: int, label: str, classes: Sequence[str] | None) -> str:
@@ -478,44 +402,3 @@ def write_filenames_tsv(path: str | os.PathLike, filenames: Iterable[str]) -> No
 def _write_lines(path: str | os.PathLike, lines: list[str]) -> None:
     with atomic_open(path, "w", encoding="utf-8", newline="\n") as fh:
         fh.write("\n".join(lines) + "\n")
-
-
-# --------------------------------------------------------------------------------------------
-# audio folders
-
-
-def list_audio_files(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
-    """Audio files (by extension, case-insensitive) inside ``folder``, sorted by path.
-
-    Only the folder itself is searched unless ``recursive``. Hidden files (e.g. temporaries of
-    interrupted writes) are skipped.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise AnnotationError(f"{folder}: audio folder not found")
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(
-        p
-        for p in candidates
-        if p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".") and p.is_file()
-    )
-
-
-def check_audio_files(
-    filenames: Iterable[str], folder: str | os.PathLike, table_path: str | os.PathLike | None
-) -> None:
-    """Raise ``AnnotationError`` naming ``table_path`` and the missing files if any clip listed
-    in the table has no audio file in ``folder``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise AnnotationError(f"{table_path}: audio folder {folder} not found")
-    present = {entry.name for entry in os.scandir(folder)}
-    filenames = list(filenames)
-    missing = [name for name in filenames if name not in present]
-    if missing:
-        shown = ", ".join(missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise AnnotationError(
-            f"{table_path}: {len(missing)} of {len(filenames)} listed audio file(s) missing "
-            f"from {folder}: {shown}{more}"
-        )

@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 
 from jointsed.data.annotations import (
-    AUDIO_EXTENSIONS,
     AnnotationError,
     Event,
     StrongAnnotations,
     read_durations_tsv,
     read_strong_tsv,
 )
+from jointsed.data.audio_files import AUDIO_EXTENSIONS
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.errors import JointsedError
 from jointsed.utils.atomic import atomic_dir

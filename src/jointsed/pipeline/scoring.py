@@ -12,7 +12,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from jointsed import __version__
-from jointsed.data.annotations import check_audio_files, read_durations_tsv, read_strong_tsv, write_durations_tsv
+from jointsed.data.annotations import read_durations_tsv, read_strong_tsv, write_durations_tsv
+from jointsed.data.audio_files import check_audio_files
 from jointsed.pipeline.errors import PipelineError
 from jointsed.pipeline.splits import resolve_split
 from jointsed.runs.checkpoint import checkpoint_identity, read_checkpoint, resolve_checkpoint, run_dir_of

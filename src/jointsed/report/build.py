@@ -26,7 +26,7 @@ from jointsed.audio.features import FeatureConfig, waveform_to_logmel
 from jointsed.audio.io import AudioError, load_audio
 from jointsed.config import ConfigError, from_dict
 from jointsed.runs.layout import EVAL_DIR, METRICS_FILE, REPORT_DIR
-from jointsed.data.annotations import AUDIO_EXTENSIONS
+from jointsed.data.audio_files import AUDIO_EXTENSIONS
 from jointsed.evaluate.settings import PSDS1, PSDS2
 from jointsed.evaluate.io import Reference, load_reference, read_detections
 from jointsed.report import html as page

@@ -29,13 +29,12 @@ from jointsed.audio.features import LOG_EPS
 from jointsed.audio.io import audio_info
 from jointsed.data.annotations import (
     StrongAnnotations,
-    check_audio_files,
-    list_audio_files,
     read_durations_tsv,
     read_filenames_tsv,
     read_strong_tsv,
     read_weak_tsv,
 )
+from jointsed.data.audio_files import check_audio_files, list_audio_files
 from jointsed.data.label_encoder import LabelEncoder
 from jointsed.models.pooling import single_class_ratios
 from jointsed.training.config import RecipeConfig

@@ -20,7 +20,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from jointsed.config import to_dict
-from jointsed.data.annotations import check_events_within
+from jointsed.data.annotation_checks import check_events_within
 from jointsed.postprocess.lin import lin_median_windows
 from jointsed.runs.checkpoint import (
     CheckpointError,

@@ -51,7 +51,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from jointsed.config import from_dict, to_dict
-from jointsed.data.annotations import check_class_names
+from jointsed.data.annotation_checks import check_class_names
 from jointsed.runs.checkpoint import CheckpointError, read_state_dict, resolve_checkpoint, weights_checksum
 from jointsed.runs.layout import (
     BEST_CHECKPOINT,

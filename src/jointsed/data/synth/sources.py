@@ -61,7 +61,7 @@ class SyntheticSources:
 
 
 def _audio_files(folder: Path, recursive: bool) -> list[Path]:
-    from jointsed.data.annotations import AUDIO_EXTENSIONS
+    from jointsed.data.audio_files import AUDIO_EXTENSIONS
 
     pattern = "**/*" if recursive else "*"
     return sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
