@@ -1,5 +1,5 @@
-"""docs/own_dataset.md: the worked example (3 made-up classes) runs as printed, and what the page
-says about ``jointsed synth --sources`` holds.
+"""docs/own_dataset.md: the worked example (3 made-up classes) runs as printed (what the page
+says about ``jointsed synth --sources`` is tested in tests/data/synth/test_sources.py).
 
 The example's blocks are read from the page itself (between ``example:begin`` and
 ``example:end``), so the page and the test cannot drift apart: python blocks are executed, the
@@ -15,13 +15,11 @@ import re
 import shlex
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
 from jointsed.cli import main
-from jointsed.data.classes import DESED_CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "own_dataset.md"
@@ -94,34 +92,3 @@ def test_evaluation_and_predictions_cover_only_the_toy_classes(toy):
     assert (events.dropna().offset > events.dropna().onset).all()
     tuned = json.loads((toy / "runs/toy/postprocess.json").read_text())
     assert "beep" in json.dumps(tuned)
-
-
-def _soundbank(root: Path, labels) -> Path:
-    rng = np.random.default_rng(1)
-    for label in labels:
-        (root / "foreground" / label).mkdir(parents=True)
-        f = float(rng.uniform(200, 6000))
-        sf.write(root / "foreground" / label / "a.wav", 0.3 * np.sin(2 * np.pi * f * np.arange(8000) / 16000), 16000)
-    (root / "background" / "home").mkdir(parents=True)
-    sf.write(root / "background" / "home" / "room.wav", 0.01 * rng.standard_normal(32000), 16000)
-    return root
-
-
-def test_synth_sources_needs_the_desed_class_folders(tmp_path, capsys):
-    bank = _soundbank(tmp_path / "bank", TOY_CLASSES)
-    assert main(["synth", "--sources", str(bank), "--out", str(tmp_path / "data"), "--n-weak", "1",
-                 "--n-synthetic", "1", "--n-unlabelled", "0", "--n-validation", "1", "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert "no audio files for these classes" in err and "Alarm_bell_ringing" in err
-    assert not (tmp_path / "data").exists()
-
-
-def test_synth_sources_renders_a_soundbank_of_the_desed_classes(tmp_path):
-    bank = _soundbank(tmp_path / "bank", DESED_CLASSES)
-    out = tmp_path / "data"
-    assert main(["synth", "--sources", str(bank), "--out", str(out), "--n-weak", "2", "--n-synthetic", "2",
-                 "--n-unlabelled", "0", "--n-validation", "2", "--clip-duration", "2", "--no-progress"]) == 0
-    strong = pd.read_csv(out / "metadata/train/synthetic.tsv", sep="\t")
-    assert set(strong.event_label.dropna()) <= set(DESED_CLASSES)
-    assert len(list((out / "audio/train/synthetic").glob("*.wav"))) == 2
-    assert str(bank) in json.loads((out / "synth.json").read_text())["sources"]

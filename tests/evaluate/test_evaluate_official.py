@@ -1,11 +1,12 @@
 """Self-contained cross-check of ``jointsed evaluate`` against the official metric libraries.
 
-Unlike tests/test_evaluate_conformance.py (the DCASE 2021 baseline's stored outputs, which live
+Unlike tests/evaluate/test_evaluate_conformance.py (the DCASE 2021 baseline's stored outputs, which live
 outside the repository in ../shared), this test needs nothing but the installed packages: it
 takes 60 clips of the bundled DESED validation layout (clips without events and clips with
 overlapping events among them), perturbs their ground truth (shifted onsets/offsets, dropped,
 relabelled and inserted events), turns the result into noisy frame-score matrices and detection
-tables at several operating points, runs ``jointsed evaluate`` on the files, and recomputes
+tables at several operating points, evaluates the files as ``jointsed evaluate GT_TSV`` does
+(``api.evaluate_files``, results through JSON like its ``--json``), and recomputes
 every figure by calling sed_eval, psds_eval and sed_scores_eval directly, the way the DCASE
 Task 4 baseline (DESED_task) calls them. Each figure must agree to 1e-6.
 """
@@ -20,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jointsed.cli import main
+from jointsed import api
 from jointsed.data.classes import DESED_CLASSES
 
-RESOURCES = Path(__file__).resolve().parents[1] / "src" / "jointsed" / "resources"
+RESOURCES = Path(__file__).resolve().parents[2] / "src" / "jointsed" / "resources"
 N_CLIPS = 60
 HOP = 0.1  # seconds per frame of the made-up score matrices (coarse: keeps PSDS fast)
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -136,12 +137,13 @@ def case(tmp_path_factory):
         write_sed_scores(array, root / "scores" / f"{Path(clip).stem}.tsv",
                          timestamps=np.round(np.arange(len(array) + 1) * HOP, 6), event_classes=list(DESED_CLASSES))
 
-    # jointsed evaluate, through the command line, once on detections + operating points and
-    # once on frame scores alone (the F-scores then come from sed_scores_eval at 0.5)
-    assert main(["evaluate", str(gt_path), "--durations", str(dur_path), "--predictions", str(pred_path),
-                 "--operating-points", str(root / "ops"), "--json", str(root / "tables.json")]) == 0
-    assert main(["evaluate", str(gt_path), "--durations", str(dur_path), "--scores", str(root / "scores"),
-                 "--json", str(root / "scores.json")]) == 0
+    # jointsed evaluate's files mode (api.evaluate_files), once on detections + operating points and
+    # once on frame scores alone (the F-scores then come from sed_scores_eval at 0.5); through JSON
+    # as ``jointsed evaluate --json`` writes them
+    tables = api.evaluate_files(gt_path, dur_path, predictions=pred_path, operating_points=root / "ops")
+    from_scores = api.evaluate_files(gt_path, dur_path, scores=root / "scores")
+    (root / "tables.json").write_text(json.dumps(tables, default=float))
+    (root / "scores.json").write_text(json.dumps(from_scores, default=float))
     return {
         "root": root, "gt": gt_path, "durations": dur_path, "clips": clips,
         "tables": json.loads((root / "tables.json").read_text()),

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
+from helpers import sed_eval_class_f1
 from jointsed.config import ConfigError, from_dict
 from jointsed.data.annotations import Event, StrongAnnotations
 from jointsed.evaluate.event_based import event_based_fscores, event_based_fscores_from_scores
@@ -22,78 +21,8 @@ from jointsed.postprocess import (
     tune_event_specific,
 )
 
+
 HOP = 0.02
-
-
-def _sed_eval_class_f1(reference, estimated, classes, matching="optimal"):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import dcase_util
-        import sed_eval
-
-    metric = sed_eval.sound_event.EventBasedMetrics(
-        event_label_list=list(classes), t_collar=0.2, percentage_of_length=0.2,
-        empty_system_output_handling="zero_score", event_matching_type=matching,
-    )
-    files = sorted({e.filename for e in reference} | {e.filename for e in estimated})
-
-    def container(events, f):
-        return dcase_util.containers.MetaDataContainer(
-            [dict(filename=e.filename, onset=e.onset, offset=e.offset, event_label=e.event_label)
-             for e in events if e.filename == f]
-        )
-
-    for f in files:
-        metric.evaluate(container(reference, f), container(estimated, f))
-    results = metric.results_class_wise_metrics()
-    return {c: results[c]["f_measure"]["f_measure"] for c in classes}
-
-
-# ----------------------------------------------------------------------------- fast F1
-def test_fast_f1_equals_sed_eval_on_random_events():
-    rng = np.random.default_rng(0)
-    classes = ["a", "b", "c"]
-    for trial in range(12):
-        on_grid = trial % 2 == 0  # times on the 20 ms grid: many exact collar borders
-
-        def rand_time(lo, hi):
-            t = rng.uniform(lo, hi)
-            return float(np.round(t / HOP) * HOP) if on_grid else float(t)
-
-        reference, estimated = [], []
-        for i in range(12):
-            f = f"clip{i}.wav"
-            for _ in range(int(rng.integers(0, 6))):
-                on = rand_time(0, 8)
-                event = Event(f, on, on + rand_time(0.04, 1.5), str(rng.choice(classes)))
-                reference.append(event)
-                for _ in range(int(rng.integers(0, 3))):  # 0-2 noisy copies: competing matches
-                    d_on, d_off = rand_time(-0.25, 0.25), rand_time(-0.3, 0.3)
-                    est_on = max(0.0, event.onset + d_on)
-                    estimated.append(Event(f, est_on, max(est_on + HOP, event.offset + d_off), event.event_label))
-            for _ in range(int(rng.integers(0, 3))):
-                on = rand_time(0, 8)
-                estimated.append(Event(f, on, on + rand_time(0.04, 2.0), str(rng.choice(classes))))
-        fast = event_f1_per_class(reference, estimated, classes)
-        expected = _sed_eval_class_f1(reference, estimated, classes)
-        for c in classes:
-            assert fast[c] == pytest.approx(expected[c], abs=1e-12)
-
-
-def test_fast_f1_uses_optimal_matching_like_sed_eval_default():
-    # ref1 can be matched by A or B, ref2 only by A: greedy (A -> ref1) finds 1 hit, optimal 2
-    reference = [Event("x.wav", 0.0, 1.0, "a"), Event("x.wav", 0.3, 1.3, "a")]
-    estimated = [Event("x.wav", 0.15, 1.15, "a"), Event("x.wav", 0.0, 1.0, "a")]
-    fast = event_f1_per_class(reference, estimated, ["a"])["a"]
-    assert fast == pytest.approx(_sed_eval_class_f1(reference, estimated, ["a"])["a"]) == pytest.approx(1.0)
-    assert _sed_eval_class_f1(reference, estimated, ["a"], matching="greedy")["a"] == pytest.approx(0.5)
-
-
-def test_fast_f1_without_reference_or_system_events_is_zero():
-    event = Event("x.wav", 1.0, 2.0, "a")
-    assert event_f1_per_class([event], [], ["a"]) == {"a": 0.0}  # nothing detected
-    assert event_f1_per_class([], [event], ["a"]) == {"a": 0.0}  # nothing to detect
-    assert event_f1_per_class([], [], ["a"]) == {"a": 0.0}
 
 
 # --------------------------------------------------- one collar setting for tuner and evaluator
@@ -184,7 +113,7 @@ def test_tuning_finds_low_threshold_for_weak_scores():
     assert result.tuned_score >= result.default_score
     # the reported values are what the tuned parameters really give (checked with sed_eval too)
     events = postprocess_scores(clip, frame, result.params, HOP)
-    measured = _sed_eval_class_f1(truth.events, events, ["a", "b"])
+    measured = sed_eval_class_f1(truth.events, events, ["a", "b"])
     for ct in result.per_class:
         assert ct.tuned_value == pytest.approx(measured[ct.class_name], abs=1e-12)
     default_events = postprocess_scores(clip, frame, base, HOP)

@@ -80,3 +80,12 @@ def test_clear_training_keeps_foreign_files(tmp_path):
     clear_training(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.md"]
     json.dumps(read_finished(tmp_path))  # absent: {}
+
+
+def test_a_report_folder_jointsed_did_not_write_is_left_alone(tmp_path):
+    from jointsed.runs.state import clear_derived
+
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "draft.docx").write_text("mine")
+    assert clear_derived(tmp_path) == []
+    assert (tmp_path / "report" / "draft.docx").is_file()

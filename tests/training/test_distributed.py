@@ -7,6 +7,8 @@ a DDP run computes (docs/real_desed.md, "Several GPUs and nodes"): each rank dra
 ``batch_size`` clips per step (batch sizes are per process), the single-process epoch's batches
 are dealt round-robin (rank r gets batches r, r + N, ...), so an epoch has
 ``total_batches // N`` steps per rank, and the averaged gradient keeps the ranks' weights equal.
+
+Also: a plain recipe on 2 CPU processes (DDP) ends with equal weights on both ranks.
 """
 
 from __future__ import annotations
@@ -20,19 +22,25 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import LEARNABLE_CLASSES, LEARNABLE_CLIP_SECONDS
-from jointsed.training.config import load_recipe
-from jointsed.training.sampler import ComposedBatchSampler
+from helpers import (
+    GL_RECIPE,
+    JOINT_RECIPE,
+    LEARNABLE_CLASSES,
+    LEARNABLE_CLIP_SECONDS,
+    SHORT,
+    TINY_GL,
+    state_of,
+    weights_checksum_of,
+)
 from jointsed.runs.checkpoint import weights_checksum
+from jointsed.training.config import load_recipe
 from jointsed.training.errors import TrainingError
 from jointsed.training.phases import train
-from jointsed.recipes import recipes_root
+from jointsed.training.sampler import ComposedBatchSampler
 
-REPO = Path(__file__).resolve().parents[1]
-JOINT_RECIPE = recipes_root() / "cpu" / "joint.yaml"
 
 # tiny widths, one epoch per phase, 12 clips per set (36 training clips, 12 of them strong)
-TINY_JOINT = [
+DDP_JOINT = [
     f"features.clip_duration={LEARNABLE_CLIP_SECONDS}",
     f"data.classes=[{','.join(LEARNABLE_CLASSES)}]",
     "data.max_clips_per_set=12",
@@ -50,11 +58,9 @@ TINY_JOINT = [
     # one epoch does not make a frame teacher worth distilling; this test is about the mechanics
     "joint.distillation.min_teacher_gain=-1",
 ]
+
+
 PHASES = ("frame_teacher", "stage1", "stage2")
-
-
-def _state(ckpt: Path) -> dict[str, torch.Tensor]:
-    return torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
 
 
 def test_joint_recipe_trains_every_phase_on_two_ddp_ranks(learnable_dataset, tmp_path):
@@ -65,7 +71,7 @@ def test_joint_recipe_trains_every_phase_on_two_ddp_ranks(learnable_dataset, tmp
     proc = subprocess.run(
         [sys.executable, "-m", "jointsed", "train", str(JOINT_RECIPE), "--data-root", str(learnable_dataset),
          "--out", str(run), "--devices", "2", "--strategy", "ddp", "--accelerator", "cpu", "--no-progress",
-         *[f"--set={o}" for o in TINY_JOINT]],
+         *[f"--set={o}" for o in DDP_JOINT]],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
@@ -79,15 +85,15 @@ def test_joint_recipe_trains_every_phase_on_two_ddp_ranks(learnable_dataset, tmp
         assert [r["world_size"] for r in ranks] == [2, 2], phase
         assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"], phase
         assert ranks[0]["global_step"] == ranks[1]["global_step"] == expected_steps[phase], phase
-        assert ranks[0]["weights_sha256"] == weights_checksum(_state(run / phase / "checkpoints" / "last.ckpt")), phase
+        assert ranks[0]["weights_sha256"] == weights_checksum(state_of(run / phase / "checkpoints" / "last.ckpt")), phase
         assert (run / phase / "finished.json").is_file(), phase
     # same layout as a single-process run: stage 2 starts from stage 1's checkpoint, and the run
     # folder publishes stage 2's checkpoints, metrics and finished marker
     s2 = json.loads((run / "stage2" / "finished.json").read_text())
-    assert s2["init_weights_sha256"] == weights_checksum(_state(Path(s2["init_checkpoint"])))
+    assert s2["init_weights_sha256"] == weights_checksum(state_of(Path(s2["init_checkpoint"])))
     assert Path(s2["init_checkpoint"]).parent.parent == run / "stage1"
-    assert weights_checksum(_state(run / "checkpoints" / "last.ckpt")) == weights_checksum(
-        _state(run / "stage2" / "checkpoints" / "last.ckpt"))
+    assert weights_checksum(state_of(run / "checkpoints" / "last.ckpt")) == weights_checksum(
+        state_of(run / "stage2" / "checkpoints" / "last.ckpt"))
     assert json.loads((run / "finished.json").read_text())["phase"] == "two-stage run"
     assert set(json.loads((run / "metrics.json").read_text())["stages"]) == {"stage1", "stage2"}
     assert (run / "config.yaml").is_file()
@@ -131,3 +137,23 @@ def test_multi_phase_recipe_needs_a_relaunching_strategy(tmp_path):
     config = load_recipe(JOINT_RECIPE, ["trainer.devices=2", "trainer.accelerator=cpu", "trainer.strategy=ddp_spawn"])
     with pytest.raises(TrainingError, match="--strategy ddp"):
         train(config, tmp_path / "no_such_data", tmp_path / "run", progress=False)
+
+
+# ----- several processes -------------------------------------------------------------------------
+def test_ddp_two_cpu_processes_agree_on_weights(learnable_dataset, tmp_path):
+    run = tmp_path / "ddp"
+    sets = [f"--set={o}" for o in TINY_GL + SHORT + ["trainer.max_epochs=2"]]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    env.pop("LOCAL_RANK", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jointsed", "train", str(GL_RECIPE), "--data-root", str(learnable_dataset),
+         "--out", str(run), "--devices", "2", "--strategy", "ddp", "--accelerator", "cpu", "--no-progress", *sets],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((run / "ddp" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world_size"] == ranks[1]["world_size"] == 2
+    assert ranks[0]["weights_sha256"] == ranks[1]["weights_sha256"]
+    # 12 + 12 + 12 clips, batches of 8 -> 4 batches per epoch -> 2 per process and epoch
+    assert ranks[0]["global_step"] == ranks[1]["global_step"] == 4
+    assert ranks[0]["weights_sha256"] == weights_checksum_of(run)

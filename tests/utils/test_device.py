@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jointsed.cli import main
 from jointsed.utils.device import DeviceError, check_device, wants_cuda
 
 
@@ -43,21 +42,3 @@ def test_gpu_index_out_of_range(monkeypatch):
     check_device("gpu")
     with pytest.raises(DeviceError, match=r"2 device\(s\), cuda:2 asked"):
         check_device("cuda:2")
-
-
-@pytest.mark.parametrize("argv", [
-    ["demo", "--device", "gpu", "--out", "{tmp}/demo"],
-    ["predict", "{tmp}/run", "{tmp}/a.wav", "--out", "{tmp}/e.tsv", "--device", "cuda"],
-    ["train", "cpu/gl_baseline", "--data-root", "{tmp}", "--accelerator", "gpu"],
-    ["tune", "{tmp}/run", "--data-root", "{tmp}", "--device", "cuda"],
-    ["evaluate", "--run", "{tmp}/run", "--data-root", "{tmp}", "--device", "cuda"],
-])
-def test_cli_says_how_to_get_cuda_torch(argv, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(torch.version, "cuda", None)
-    monkeypatch.chdir(__import__("pathlib").Path(__file__).resolve().parents[1])
-    code = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "no CUDA GPU visible to torch" in err and "docs/gpu.md" in err
-    assert "Traceback" not in err
-    assert not (tmp_path / "demo").exists()  # nothing was started

@@ -1,8 +1,14 @@
+"""Atomic outputs (jointsed.utils.atomic) and the removal of a dead process's temporaries."""
+
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import pytest
 
-from jointsed.utils.atomic import atomic_dir, atomic_open, atomic_write_json
+from jointsed.utils.atomic import _owner, atomic_dir, atomic_open, atomic_write_json, remove_stale_temporaries
 
 
 def test_atomic_open_keeps_old_file_on_crash(tmp_path):
@@ -52,3 +58,21 @@ def test_outputs_get_normal_permissions(tmp_path):
         os.umask(old)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_only_dead_processes_temporaries_of_this_host_are_removed(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = _owner().rsplit("-", 1)[0]
+    stale = tmp_path / f".ds.{host}-{dead.pid}.abc123xy.tmp"
+    live = tmp_path / f".ds.{host}-{os.getppid()}.abc123xy.tmp"
+    other_host = tmp_path / f".ds.otherhost-{dead.pid}.abc123xy.tmp"
+    entry = tmp_path / f".k.npy.{host}-{dead.pid}.zz9_aa11.npy.tmp"
+    user = tmp_path / ".ds.notes.tmp"  # not named like ours: not ours
+    for d in (stale, live, other_host, user):
+        d.mkdir()
+        (d / "x").write_text("x")
+    entry.write_bytes(b"half")
+    removed = remove_stale_temporaries(tmp_path)
+    assert sorted(removed) == sorted([stale, entry])
+    assert live.is_dir() and other_host.is_dir() and user.is_dir()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import warnings
 from pathlib import Path
 
 import pytest
 
+from helpers import GL_RECIPE, TINY_GL, make_numpy_dataset
 from jointsed.data.annotations import (
     AnnotationError,
+    AnnotationWarning,
     Event,
-    check_audio_files,
-    list_audio_files,
+    StrongAnnotations,
     read_durations_tsv,
     read_filenames_tsv,
     read_strong_tsv,
@@ -20,7 +23,12 @@ from jointsed.data.annotations import (
     write_strong_tsv,
     write_weak_tsv,
 )
+from jointsed.data.annotation_checks import check_events_within
+from jointsed.data.audio_files import check_audio_files, list_audio_files
 from jointsed.data.classes import DESED_CLASSES
+from jointsed.training.config import load_recipe
+from jointsed.training.phases import train
+
 
 META = Path("/work/shared/desed_meta")
 needs_meta = pytest.mark.skipif(
@@ -30,9 +38,6 @@ needs_meta = pytest.mark.skipif(
 
 def _count_data_lines(path: Path) -> int:
     return sum(1 for line in path.read_text().split("\n")[1:] if line)
-
-
-# ------------------------------------------------------------------------ real DESED metadata
 
 
 @needs_meta
@@ -83,9 +88,6 @@ def test_real_strong_file_round_trip(tmp_path):
     assert back.events == val.events
     assert set(back.filenames) == set(val.filenames)
     assert back.by_file() == val.by_file()
-
-
-# ------------------------------------------------------------------------ round trips
 
 
 def test_writers_round_trip(tmp_path):
@@ -140,8 +142,6 @@ def test_writer_is_atomic_on_bad_data(tmp_path):
     assert path.read_text() == "old"
     assert list(tmp_path.iterdir()) == [path]
 
-
-# ------------------------------------------------------------------------ error kinds
 
 STRONG_HEADER = "filename\tonset\toffset\tevent_label\n"
 
@@ -235,3 +235,57 @@ def test_check_audio_files(tmp_path):
     assert "meta.tsv" in msg and "8 of 9" in msg and "m0.wav" in msg and "3 more" in msg
     with pytest.raises(AnnotationError, match="not found"):
         check_audio_files(["a.wav"], tmp_path / "nope", tmp_path / "meta.tsv")
+
+
+CLASSES = ["Alarm_bell_ringing", "Blender", "Cat", "Dishes"]
+SETS = [s for s in TINY_GL if not s.startswith(("features.clip_duration", "data.classes"))] + [
+    "features.clip_duration=2.0", f"data.classes=[{','.join(CLASSES)}]", "trainer.max_epochs=1",
+    "validation.event_f1=false"]
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory) -> Path:
+    return make_numpy_dataset(tmp_path_factory.mktemp("tables") / "data", 4, 4, 0, 4, seed=3, classes=CLASSES,
+                              clip_seconds=2.0)
+
+
+def _append_row(table: Path, row: str) -> None:
+    table.write_text(table.read_text().rstrip("\n") + "\n" + row + "\n")
+
+
+@pytest.mark.parametrize("table", ["metadata/train/synthetic.tsv", "metadata/validation/validation.tsv"])
+def test_label_starting_after_the_clip_is_an_error(table, small_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(small_data, data)
+    name = read_strong_tsv(data / table, CLASSES).filenames[1]
+    _append_row(data / table, f"{name}\t2.5\t3.0\tCat")  # the clips are 2 s long
+    with pytest.raises(AnnotationError, match="start after the end of their clip") as info:
+        train(load_recipe(GL_RECIPE, SETS), data, tmp_path / "run", progress=False)
+    assert table.split("/")[-1] in str(info.value) and name in str(info.value)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_label_ending_after_the_clip_is_a_warning_with_the_count(tmp_path):
+    events = [Event("a.wav", 0.5, 1.0, "Cat"), Event("a.wav", 1.5, 2.6, "Dog"), Event("b.wav", 1.0, 2.01, "Dog")]
+    table = StrongAnnotations(tmp_path / "t.tsv", events, ["a.wav", "b.wav"])
+    with pytest.warns(AnnotationWarning, match="1 of 3 event"):
+        assert check_events_within(table, 2.0, "test") == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_events_within(table, {"a.wav": 3.0, "b.wav": 3.0}, "test") == 0
+
+
+@pytest.mark.parametrize("name", ["Dog\\Cat", "Dog\tCat", "Dog,Cat"])
+def test_class_names_the_tools_cannot_take_are_refused_up_front(name, tmp_path):
+    config = load_recipe(GL_RECIPE, SETS)
+    config.data.classes = [*CLASSES[:3], name]
+    with pytest.raises(AnnotationError, match="data.classes") as info:
+        train(config, tmp_path / "no-data", tmp_path / "run", progress=False)  # no data: refused before loading
+    assert repr(name) in str(info.value)
+
+
+def test_backslash_label_in_a_table_names_the_line(tmp_path):
+    table = tmp_path / "t.tsv"
+    table.write_text("filename\tonset\toffset\tevent_label\na.wav\t0\t1\tDog\\Cat\n")
+    with pytest.raises(AnnotationError, match="line 2.*backslash"):
+        read_strong_tsv(table, classes=None)

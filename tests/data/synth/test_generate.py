@@ -10,18 +10,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jointsed.cli import main
 from jointsed.data.annotations import (
-    check_audio_files,
-    list_audio_files,
     read_durations_tsv,
     read_filenames_tsv,
     read_strong_tsv,
     read_weak_tsv,
 )
+from jointsed.data.audio_files import check_audio_files, list_audio_files
 from jointsed.data.classes import DESED_CLASSES
-from jointsed.data.synth import SPLITS, SynthError, synthesize_dataset
-from jointsed.data.synth import sources as synth_sources
+from jointsed.data.synth import SPLITS, SynthError, sources as synth_sources, synthesize_dataset
+
 
 SR = 16000
 HOP = 320  # 20 ms frames
@@ -184,13 +182,14 @@ def test_existing_output_is_never_half_overwritten(tmp_path, monkeypatch):
     assert not (out / "keep.txt").exists() and (out / "metadata" / "train" / "weak.tsv").exists()
 
 
-def test_cli_with_size_overrides(tmp_path, capsys):
+def test_size_overrides(tmp_path):
+    """The preset's sizes, clip duration and sample rate overridden (``jointsed synth --n-weak ...``,
+    tested as a command in tests/cli/test_cli_synth.py)."""
     out = tmp_path / "cli"
-    args = ["synth", "--preset", "tiny", "--out", str(out), "--seed", "1", "--n-weak", "1", "--n-synthetic", "2",
-            "--n-unlabelled", "1", "--n-validation", "2", "--clip-duration", "3", "--sample-rate", "22050",
-            "--no-progress"]
-    assert main(args) == 0
-    assert "synthetic" in capsys.readouterr().out
+    kwargs = dict(preset="tiny", seed=1, n_weak=1, n_synthetic=2, n_unlabelled=1, n_validation=2, clip_duration=3,
+                  sample_rate=22050, progress=False)
+    report = synthesize_dataset(out, **kwargs)
+    assert "synthetic" in report.summary()
     for path in out.rglob("*.wav"):
         info = sf.info(path)
         assert (info.frames, info.samplerate) == (3 * 22050, 22050)
@@ -198,8 +197,8 @@ def test_cli_with_size_overrides(tmp_path, capsys):
     assert events and all(e.offset <= 3.0 for e in events)
     assert read_durations_tsv(out / "metadata" / "train" / "synthetic_durations.tsv") == {
         f: 3.0 for f in read_strong_tsv(out / "metadata" / "train" / "synthetic.tsv").filenames}
-    assert main(args) == 2
-    assert "already exists" in capsys.readouterr().err
+    with pytest.raises(SynthError, match="already exists"):
+        synthesize_dataset(out, **kwargs)
 
 
 def test_recorded_sources(tmp_path):

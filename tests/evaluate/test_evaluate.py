@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
-from jointsed.cli import main
 from jointsed.data.annotations import Event, write_durations_tsv, write_strong_tsv
 from jointsed.data.label_encoder import LabelEncoder
 from jointsed.evaluate import (
@@ -20,8 +17,11 @@ from jointsed.evaluate import (
 )
 from jointsed.evaluate.io import detect_prediction_kind
 
+
 CLASSES = ("Cat", "Dog", "Speech")
 HOP = 0.02
+
+
 TRUTH = [
     Event("a.wav", 0.5, 2.0, "Dog"),
     Event("a.wav", 3.0, 6.5, "Speech"),
@@ -30,6 +30,8 @@ TRUTH = [
     Event("c.wav", 0.0, 10.0, "Speech"),
     Event("c.wav", 2.2, 2.8, "Cat"),
 ]
+
+
 EMPTY_CLIP = "d.wav"
 
 
@@ -151,27 +153,6 @@ def test_missing_inputs_are_named(dataset, tmp_path):
         evaluate_run(gt, short, scores=tmp_path / "scores", classes=CLASSES)
     with pytest.raises(EvaluationError, match="nothing to evaluate"):
         evaluate_run(gt, durations, classes=CLASSES)
-
-
-def test_cli_writes_json(dataset, tmp_path, capsys):
-    gt, durations = dataset
-    predictions = tmp_path / "pred.tsv"
-    write_strong_tsv(predictions, TRUTH[:3])
-    out = tmp_path / "out" / "results.json"
-    assert main(["evaluate", str(gt), "--durations", str(durations),
-                 "--predictions", str(predictions), "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "Event-based F1, macro" in printed and "Alarm_bell_ringing" in printed
-    saved = json.loads(out.read_text())
-    assert 0 < saved["event_based"]["macro_f1"] < 1
-    assert saved["inputs"]["detections"] == str(predictions)
-    assert main(["evaluate", str(gt), "--durations", str(durations)]) == 2
-    assert "give at least one" in capsys.readouterr().err
-    write_strong_tsv(tmp_path / "bad.tsv", [Event("a.wav", 0, 1, "Dog")])
-    (tmp_path / "bad.tsv").write_text("filename\tonset\toffset\tevent_label\na.wav\t0\t1\tDogg\n")
-    assert main(["evaluate", str(gt), "--durations", str(durations),
-                 "--predictions", str(tmp_path / "bad.tsv")]) == 2
-    assert "bad.tsv, line 2" in capsys.readouterr().err
 
 
 def test_format_table_from_scores(dataset, tmp_path):

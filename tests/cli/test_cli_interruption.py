@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jointsed.utils.atomic import _owner, remove_stale_temporaries
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 
@@ -114,21 +113,3 @@ def test_kill_9_of_features_leaves_no_worker(tmp_path):
                              str(tmp_path / "cache"), "--workers", "2", "--no-progress"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     _kill_and_check_workers(proc, lambda: True)
-
-
-def test_only_dead_processes_temporaries_of_this_host_are_removed(tmp_path):
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    host = _owner().rsplit("-", 1)[0]
-    stale = tmp_path / f".ds.{host}-{dead.pid}.abc123xy.tmp"
-    live = tmp_path / f".ds.{host}-{os.getppid()}.abc123xy.tmp"
-    other_host = tmp_path / f".ds.otherhost-{dead.pid}.abc123xy.tmp"
-    entry = tmp_path / f".k.npy.{host}-{dead.pid}.zz9_aa11.npy.tmp"
-    user = tmp_path / ".ds.notes.tmp"  # not named like ours: not ours
-    for d in (stale, live, other_host, user):
-        d.mkdir()
-        (d / "x").write_text("x")
-    entry.write_bytes(b"half")
-    removed = remove_stale_temporaries(tmp_path)
-    assert sorted(removed) == sorted([stale, entry])
-    assert live.is_dir() and other_host.is_dir() and user.is_dir()

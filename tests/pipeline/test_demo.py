@@ -1,46 +1,16 @@
-"""``jointsed demo``: the whole chain on the ``tiny`` synthetic preset with a tiny network, and
-its reuse of finished steps (a second run neither synthesises nor trains nor scores again)."""
+"""The demo pipeline (jointsed.pipeline.run_demo, what ``jointsed demo`` runs): the whole chain
+on the ``tiny`` synthetic preset with a tiny network (``conftest.demo_folder``), and its reuse of
+finished steps (a second run neither synthesises nor trains nor scores again).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
-
-from jointsed.cli import main as cli_main
-from jointsed.recipes import recipes_root
-
-REPO = Path(__file__).resolve().parents[1]
-GL_RECIPE = recipes_root() / "cpu" / "gl_baseline.yaml"
-TINY = [
-    "trainer.num_threads=1",
-    "trainer.max_epochs=1",
-    "model.teacher.width=0.25",
-    "model.student.channels=[8,8,8]",
-    "batch.batch_size=8",
-]
-
-
-def _demo_args(out: Path, *extra: str) -> list[str]:
-    args = ["demo", "--out", str(out), "--preset", "tiny", "--recipe", str(GL_RECIPE),
-            "--no-progress", "--report-clips", "1"]
-    for item in TINY:
-        args += ["--set", item]
-    return args + list(extra)
-
-
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo") / "demo"
-    import io
-    from contextlib import redirect_stdout
-
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
-        code = cli_main(_demo_args(out))
-    assert code == 0, buffer.getvalue()
-    return out, buffer.getvalue()
+from helpers import DEMO_TINY, GL_RECIPE
+from jointsed.pipeline import demo_recipe, run_demo
+from jointsed.training.config import load_recipe
 
 
 def test_demo_runs_every_step_and_prints_the_summary(demo_folder):
@@ -67,7 +37,15 @@ def test_demo_runs_every_step_and_prints_the_summary(demo_folder):
     assert metrics["postprocess"]["file"] == str(run / "postprocess.json")
 
 
-def test_second_demo_run_reuses_dataset_model_and_scores(demo_folder, monkeypatch, capsys):
+def _demo(out: Path, *overrides: str) -> str:
+    """``run_demo`` as ``jointsed demo`` runs it in the fixture ``demo_folder``; returns what it prints."""
+    said: list[str] = []
+    result = run_demo(out, recipe=GL_RECIPE, overrides=[*DEMO_TINY, *overrides], preset="tiny", report_clips=1,
+                      progress=False, echo=said.append)
+    return "\n".join([*said, result.summary()])
+
+
+def test_second_demo_run_reuses_dataset_model_and_scores(demo_folder, monkeypatch):
     out, _ = demo_folder
     checkpoint = out / "run" / "checkpoints" / "best.ckpt"
     before = checkpoint.stat().st_mtime_ns
@@ -82,8 +60,7 @@ def test_second_demo_run_reuses_dataset_model_and_scores(demo_folder, monkeypatc
     monkeypatch.setattr(synth, "synthesize_dataset", must_not_run)
     monkeypatch.setattr(engine, "train", must_not_run)
     monkeypatch.setattr(Detector, "predict_many", must_not_run)
-    assert cli_main(_demo_args(out)) == 0
-    printed = capsys.readouterr().out
+    printed = _demo(out)
     assert checkpoint.stat().st_mtime_ns == before
     state = json.loads((out / "demo.json").read_text())
     steps = {s["name"]: s["note"] for s in state["last"]["steps"]}
@@ -93,19 +70,7 @@ def test_second_demo_run_reuses_dataset_model_and_scores(demo_folder, monkeypatc
     assert "report:" in printed
 
 
-def test_demo_refuses_a_changed_recipe_and_a_foreign_folder(demo_folder, tmp_path, capsys):
-    out, _ = demo_folder
-    assert cli_main(_demo_args(out, "--set", "optimizer.lr=0.5")) == 2
-    assert "--force" in capsys.readouterr().err
-    foreign = tmp_path / "mine"
-    foreign.mkdir()
-    (foreign / "notes.txt").write_text("keep me")
-    assert cli_main(_demo_args(foreign)) == 2
-    assert "not a jointsed demo folder" in capsys.readouterr().err
-    assert (foreign / "notes.txt").read_text() == "keep me"
-
-
-def test_finished_run_without_demo_record_is_not_retrained(demo_folder, tmp_path, monkeypatch, capsys):
+def test_finished_run_without_demo_record_is_not_retrained(demo_folder, tmp_path, monkeypatch):
     import shutil
 
     import jointsed.training.phases as engine
@@ -120,27 +85,30 @@ def test_finished_run_without_demo_record_is_not_retrained(demo_folder, tmp_path
         raise AssertionError("the finished run was trained again")
 
     monkeypatch.setattr(engine, "train", must_not_run)
-    assert cli_main(_demo_args(out)) == 0
+    _demo(out)
     steps = {s["name"]: s["note"] for s in json.loads((out / "demo.json").read_text())["last"]["steps"]}
     assert steps["2. train"].startswith("reused")
 
 
-def test_demo_with_the_default_recipe_and_its_phases(tmp_path, monkeypatch, capsys):
+def test_demo_with_the_default_recipe_and_its_phases(tmp_path, monkeypatch):
     """The default demo recipe (the joint framework when ``recipes/cpu/joint.yaml`` exists:
     frame teacher, stage 1, stage 2), one epoch per phase; a second run reuses the model."""
-    from jointsed.pipeline import demo_recipe
-
     import jointsed.training.phases as engine
 
     out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), "--preset", "tiny", "--no-progress", "--report-clips", "0"]
+    overrides: list[str] = []
     # one epoch per phase: the teacher is not good yet, and this test is about the phases, so the
-    # teacher-quality check (tests/test_model_selection.py) is switched off
-    for item in [*TINY, "batch.batch_size=4", "joint.distillation.teacher_epochs=1", "joint.two_stage.epochs=1",
+    # teacher-quality check (tests/training/test_phases.py) is switched off
+    for item in [*DEMO_TINY, "batch.batch_size=4", "joint.distillation.teacher_epochs=1", "joint.two_stage.epochs=1",
                  "joint.distillation.min_teacher_gain=-1"]:
-        args += ["--set", item]
-    assert cli_main(args) == 0
-    printed = capsys.readouterr().out
+        overrides.append(item)
+
+    def demo() -> str:
+        said: list[str] = []
+        result = run_demo(out, overrides=overrides, preset="tiny", report_clips=0, progress=False, echo=said.append)
+        return "\n".join([*said, result.summary()])
+
+    printed = demo()
     assert f"recipe {demo_recipe()}" in printed
     run = out / "run"
     assert (run / "checkpoints" / "best.ckpt").is_file() or (run / "checkpoints" / "last.ckpt").is_file()
@@ -150,6 +118,27 @@ def test_demo_with_the_default_recipe_and_its_phases(tmp_path, monkeypatch, caps
         raise AssertionError("the finished run was trained again")
 
     monkeypatch.setattr(engine, "train", must_not_run)
-    assert cli_main(args) == 0
+    demo()
     steps = {s["name"]: s["note"] for s in json.loads((out / "demo.json").read_text())["last"]["steps"]}
     assert steps["2. train"].startswith("reused")
+
+
+def test_demo_recipe_is_found_from_the_package_not_the_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe = demo_recipe()
+    assert recipe.is_file() and recipe.parent.parent.name == "recipes"
+    assert load_recipe(recipe).system in ("guided_learning", "mean_teacher")
+
+
+def test_demo_record_paths_are_relative_and_a_copy_uses_its_own_run(tmp_path):
+    from jointsed.pipeline.demo import _find_model_run, _relative_to_demo
+
+    original, copy = tmp_path / "demo", tmp_path / "copy"
+    for out in (original, copy):
+        (out / "run" / "checkpoints").mkdir(parents=True)
+        (out / "run" / "checkpoints" / "best.ckpt").write_bytes(b"x")
+    assert _relative_to_demo(original / "run", original) == "run"
+    # an older demo.json recorded the original's absolute path: the copy must not use (write into) it
+    state = {"train": {"model_run": str((original / "run").resolve())}}
+    assert _find_model_run(copy / "run", state).resolve() == (copy / "run").resolve()
+    assert _find_model_run(copy / "run", {"train": {"model_run": "run"}}).resolve() == (copy / "run").resolve()

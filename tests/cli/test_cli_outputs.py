@@ -21,20 +21,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from helpers import GL_RECIPE
 from jointsed.cli import main as cli_main
-from jointsed.training.config import load_recipe
-from jointsed.training.phases import train
 from jointsed.utils.outputs import OWNER_FILE
-from test_training import GL_RECIPE, TINY_GL
-
-RUN_SETS = TINY_GL + ["data.max_clips_per_set=8", "validation.event_f1=false", "trainer.max_epochs=1"]
 
 
-@pytest.fixture(scope="module")
-def model(learnable_dataset, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("outputs") / "run"
-    train(load_recipe(GL_RECIPE, RUN_SETS), learnable_dataset, run, progress=False)
-    return run
+@pytest.fixture
+def model(short_gl_run: Path) -> Path:
+    """The session's short tiny GL run (conftest ``short_gl_run``)."""
+    return short_gl_run
 
 
 def _wav(path: Path) -> Path:
@@ -166,72 +161,3 @@ def test_permission_error_while_running_is_a_message(monkeypatch, tmp_path, caps
     assert cli_main(["synth", "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert "Permission denied" in err and str(tmp_path / "x") in err
-
-
-# ----- class 7: derived files belong to the model in the folder ----------------------------------------------
-def _derived(run: Path) -> None:
-    """What tune / evaluate / report and the raw-score cache leave in a run folder."""
-    (run / "postprocess.json").write_text('{"info": {}}')
-    for folder, marker in (("eval/validation", "info.json"), ("report", "index.html"),
-                           ("scores/validation", "raw_scores.npz")):
-        (run / folder).mkdir(parents=True, exist_ok=True)
-        (run / folder / marker).write_text("x")
-
-
-@pytest.mark.parametrize("mode", ["force", "resume"])
-def test_retraining_removes_the_derived_files(mode, model, learnable_dataset, tmp_path):
-    import shutil
-
-    run = tmp_path / "run"
-    shutil.copytree(model, run)
-    _derived(run)
-    (run / "notes").mkdir()
-    (run / "notes" / "mine.txt").write_text("keep")
-    sets = RUN_SETS if mode == "force" else [s for s in RUN_SETS if "max_epochs" not in s] + ["trainer.max_epochs=2"]
-    train(load_recipe(GL_RECIPE, sets), learnable_dataset, run, progress=False,
-          force=mode == "force", resume=mode == "resume")
-    for name in ("postprocess.json", "eval", "report", "scores"):
-        assert not (run / name).exists(), name
-    assert (run / "notes" / "mine.txt").read_text() == "keep"
-    # predict now uses the new model's own defaults, not a stale tuning
-    from jointsed.inference import Detector
-
-    assert Detector.from_checkpoint(run).postprocess_source.startswith("default")
-
-
-def test_a_report_folder_jointsed_did_not_write_is_left_alone(tmp_path):
-    from jointsed.runs.state import clear_derived
-
-    (tmp_path / "report").mkdir()
-    (tmp_path / "report" / "draft.docx").write_text("mine")
-    assert clear_derived(tmp_path) == []
-    assert (tmp_path / "report" / "draft.docx").is_file()
-
-
-def test_demo_record_paths_are_relative_and_a_copy_uses_its_own_run(tmp_path):
-    from jointsed.pipeline.demo import _find_model_run, _relative_to_demo
-
-    original, copy = tmp_path / "demo", tmp_path / "copy"
-    for out in (original, copy):
-        (out / "run" / "checkpoints").mkdir(parents=True)
-        (out / "run" / "checkpoints" / "best.ckpt").write_bytes(b"x")
-    assert _relative_to_demo(original / "run", original) == "run"
-    # an older demo.json recorded the original's absolute path: the copy must not use (write into) it
-    state = {"train": {"model_run": str((original / "run").resolve())}}
-    assert _find_model_run(copy / "run", state).resolve() == (copy / "run").resolve()
-    assert _find_model_run(copy / "run", {"train": {"model_run": "run"}}).resolve() == (copy / "run").resolve()
-
-
-def test_an_output_file_may_be_rewritten_through_a_relative_path(tmp_path, monkeypatch):
-    """``jointsed tune RUN`` a second time rewrites RUN/postprocess.json: an existing output file
-    given by a relative path was taken for 'a file, not a folder' (the check compared a relative
-    path with an absolute one)."""
-    from jointsed.utils.outputs import OutputError, check_output_file, check_writable
-
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "postprocess.json").write_text("{}")
-    monkeypatch.chdir(tmp_path)
-    check_writable(Path("run") / "postprocess.json", flag="RUN_DIR")
-    check_output_file(Path("run") / "postprocess.json")
-    with pytest.raises(OutputError, match="is a file, not a folder"):
-        check_writable(Path("run") / "postprocess.json" / "x.json")

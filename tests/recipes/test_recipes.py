@@ -1,5 +1,6 @@
 """Packaged recipes: found by name from any folder, old ``recipes/...`` spellings still work, a typo
-names the closest recipes, and ``base:`` inheritance resolves inside the package and by name."""
+names the closest recipes, and ``base:`` inheritance resolves inside the package and by name.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import jointsed
-from jointsed.cli import main
 from jointsed.config import ConfigError
 from jointsed.recipes import list_recipes, recipes_root, resolve_recipe
 from jointsed.training.config import load_recipe
+
 
 EXPECTED = {"cpu/gl_baseline", "cpu/joint", "cpu/crnn_mean_teacher", "dcase2019/gl_baseline", "dcase2019/joint",
             "dcase2019/crnn_mean_teacher"}
@@ -79,12 +80,3 @@ def test_own_recipe_may_base_a_packaged_one_by_name(tmp_path, monkeypatch):
     bad.write_text("base: cpu/gl_basline\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: base: recipe not found: cpu/gl_basline.*cpu/gl_baseline"):
         load_recipe(bad)
-
-
-def test_recipes_command_prints_every_name_and_its_file(capsys):
-    assert main(["recipes"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == list_recipes()
-    for line in lines:
-        name, path = line.split()
-        assert Path(path) == recipes_root() / f"{name}.yaml" and Path(path).is_file()

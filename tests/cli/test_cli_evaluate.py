@@ -1,0 +1,86 @@
+"""``jointsed evaluate``: files mode and ``--run`` mode as a command (exit codes, what it prints
+and writes). The metrics themselves are tested in tests/evaluate and tests/pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import VALIDATION_DUR, VALIDATION_TSV
+from jointsed.cli import main, main as cli_main
+from jointsed.data.annotations import Event, read_strong_tsv, write_durations_tsv, write_strong_tsv
+from jointsed.data.classes import DESED_CLASSES
+from jointsed.evaluate import write_frame_scores
+
+
+CLASSES = ("Cat", "Dog", "Speech")
+HOP = 0.02
+
+
+TRUTH = [
+    Event("a.wav", 0.5, 2.0, "Dog"),
+    Event("a.wav", 3.0, 6.5, "Speech"),
+    Event("b.wav", 1.0, 1.5, "Cat"),
+    Event("b.wav", 4.0, 9.0, "Dog"),
+    Event("c.wav", 0.0, 10.0, "Speech"),
+    Event("c.wav", 2.2, 2.8, "Cat"),
+]
+
+
+EMPTY_CLIP = "d.wav"
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    gt = tmp_path / "gt.tsv"
+    durations = tmp_path / "durations.tsv"
+    write_strong_tsv(gt, TRUTH, empty_files=[EMPTY_CLIP])
+    write_durations_tsv(durations, {n: 10.0 for n in ("a.wav", "b.wav", "c.wav", EMPTY_CLIP)})
+    return gt, durations
+
+
+def test_cli_writes_json(dataset, tmp_path, capsys):
+    gt, durations = dataset
+    predictions = tmp_path / "pred.tsv"
+    write_strong_tsv(predictions, TRUTH[:3])
+    out = tmp_path / "out" / "results.json"
+    assert main(["evaluate", str(gt), "--durations", str(durations),
+                 "--predictions", str(predictions), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Event-based F1, macro" in printed and "Alarm_bell_ringing" in printed
+    saved = json.loads(out.read_text())
+    assert 0 < saved["event_based"]["macro_f1"] < 1
+    assert saved["inputs"]["detections"] == str(predictions)
+    assert main(["evaluate", str(gt), "--durations", str(durations)]) == 2
+    assert "give at least one" in capsys.readouterr().err
+    write_strong_tsv(tmp_path / "bad.tsv", [Event("a.wav", 0, 1, "Dog")])
+    (tmp_path / "bad.tsv").write_text("filename\tonset\toffset\tevent_label\na.wav\t0\t1\tDogg\n")
+    assert main(["evaluate", str(gt), "--durations", str(durations),
+                 "--predictions", str(tmp_path / "bad.tsv")]) == 2
+    assert "bad.tsv, line 2" in capsys.readouterr().err
+
+
+def test_predictions_of_clips_outside_the_ground_truth_are_counted(tmp_path, capsys):
+    gt, durations, predictions = tmp_path / "gt.tsv", tmp_path / "dur.tsv", tmp_path / "pred.tsv"
+    write_strong_tsv(gt, [Event("a.wav", 1.0, 3.0, "Cat")], empty_files=["a.wav", "b.wav"])
+    write_durations_tsv(durations, {"a.wav": 10.0, "b.wav": 10.0})
+    write_strong_tsv(predictions, [Event("a.wav", 1.0, 3.0, "Cat"), Event("x.wav", 1.0, 2.0, "Dog"),
+                                   Event("y.wav", 1.0, 2.0, "Dog")])
+    assert cli_main(["evaluate", str(gt), "--durations", str(durations), "--predictions", str(predictions)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 clip(s) of the predictions are not in the ground truth" in err
+
+
+def test_cli_evaluate_keeps_the_files_mode_and_checks_modes(tiny_dataset, tmp_path, capsys):
+    gt, dur = tiny_dataset / VALIDATION_TSV, tiny_dataset / VALIDATION_DUR
+    truth = read_strong_tsv(gt)
+    write_frame_scores(tmp_path / "s", {f: np.full((500, 10), 0.3) for f in truth.filenames}, 0.02, DESED_CLASSES)
+    assert cli_main(["evaluate", str(gt), "--durations", str(dur), "--scores", str(tmp_path / "s")]) == 0
+    assert "PSDS1" in capsys.readouterr().out
+    assert cli_main(["evaluate", "--run", str(tmp_path)]) == 2
+    assert "--data-root" in capsys.readouterr().err
+    assert cli_main(["evaluate", str(gt), "--scores", str(tmp_path / "s")]) == 2
+    assert "--durations" in capsys.readouterr().err
