@@ -183,7 +183,7 @@ def main() -> None:
                     load = os.getloadavg()[0]
                     table[key] = {"load_average_1min_at_start": load, **profile_predict(tmp / "joint_full.ckpt", audio, hop, reference)}
                     print(key, json.dumps({k: round(v, 2) for k, v in table[key].items()}), flush=True)
-            atomic_write_json(args.out.with_name("predict_profile_cpu.json"), {
+            atomic_write_json(args.out.with_name(f"predict_profile_cpu_{args.threads}threads.json"), {
                 "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
                 "threads": args.threads, "command": " ".join([Path(sys.executable).name, *sys.argv]),
                 "model": model, "audio_minutes": args.minutes, "seconds": table})

@@ -8,9 +8,9 @@ eval mode, equal up to float round-off (tests/test_predict_fast.py: ~1e-6), fast
 - ReLU runs after the block's max-pool: ``max(relu(a), relu(b)) == relu(max(a, b))`` exactly, on
   a quarter of the values for Lin's frequency pools;
 - wide convolutions with few input channels (the PS's first layer, 1 -> 160 channels at the
-  full 500 x 64 resolution, memory-bound) run over time chunks of ~2 MB of output, each pooled
-  while it is still in cache: measured on 2 cores, the full-size PS's first block takes 7 ms
-  per 10-s window instead of 45 ms. Chunking in time is exact: the input is zero-padded once
+  full 500 x 64 resolution, memory-bound) run over time chunks of ~200 frames, each pooled
+  while it is still in cache: measured on 2 idle cores, the full-size PS's first block takes
+  ~10 ms per 10-s window instead of 45 ms. Chunking in time is exact: the input is zero-padded once
   ("same" padding) and each chunk sees the same samples.
 
 :func:`frame_halo` says whether a network's frame output is *time-local* (no time pooling,
@@ -31,9 +31,11 @@ from jointsed.models.cnn import GuidedLearningCNN
 from jointsed.models.layers import flatten_frames, pad_time
 from jointsed.models.output import upsample_frames
 
-#: output floats per time chunk of a chunked convolution (~2 MB: the per-core L2 of the
-#: benchmark machine; larger chunks were slower there, smaller ones pay Python overhead)
-CHUNK_FLOATS = 1 << 19
+#: output floats per time chunk of a chunked convolution (8 MB, ~200 frames of the PS's first
+#: layer). Idle 2-core machine, PS first block per 10 s: 7 ms at 2 MB chunks, ~10 ms at 8 MB,
+#: 43 ms unchunked; but every chunk is a few thread-synchronised operations, and on a loaded
+#: machine (load average 3 on 2 cores) 2 MB chunks were 1.5-2x slower than 8 MB ones.
+CHUNK_FLOATS = 1 << 21
 #: convolutions with fewer input channels than this and at least CHUNK_MIN_OUT output channels
 #: are chunked in time: they write far more than they read (the PS's 1 -> 160 first layer).
 #: The PT's narrow first layers (16 channels) gained nothing from it (measured, batch 16).
