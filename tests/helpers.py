@@ -179,6 +179,14 @@ DEMO_TINY = [
 ]
 
 
+
+# ----- losses ---------------------------------------------------------------------------------------
+def random_probs(*shape: int, seed: int = 0) -> torch.Tensor:
+    """Probabilities in [0.01, 0.99] of the given shape (reproducible)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(*shape, generator=g) * 0.98 + 0.01
+
+
 # ----- metrics --------------------------------------------------------------------------------------
 def sed_eval_class_f1(reference, estimated, classes, matching="optimal") -> dict:
     """Per-class event-based F1 of sed_eval (200 ms / 20 % collars) of two event lists."""

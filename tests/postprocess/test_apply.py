@@ -1,121 +1,23 @@
-"""Post-processing: parameters and their JSON file, Lin's windows, the binarisation pipeline."""
+"""The binarisation pipeline (jointsed.postprocess.apply): median filters, tag gating, per-class
+thresholds, minimum duration and gap filling, frames to events."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
-from jointsed.config import ConfigError, from_dict
-from jointsed.data.annotations import Event, StrongAnnotations, read_strong_tsv
-from jointsed.data.classes import DESED_CLASSES
+from jointsed.data.annotations import Event
 from jointsed.postprocess import (
     PostProcessingError,
     PostProcessingParams,
     binarize,
     frames_to_events,
-    lin_default_params,
-    lin_median_windows,
     postprocess_frame_scores,
     postprocess_scores,
 )
 from jointsed.postprocess.apply import binary_median_filter_rows, median_filter_rows
-
-SHARED_SYNTHETIC = Path("/work/shared/desed_meta/synthetic2019.tsv")
-
-
-# ----------------------------------------------------------------------------- params
-def test_params_json_round_trip(tmp_path):
-    params = PostProcessingParams(
-        classes=["a", "b", "c"],
-        tag_threshold=[0.5, 0.3, 0.0],
-        frame_threshold=[0.5, 0.25, 1.0],
-        median_window=[17, 4, 1],
-        min_duration=[0.0, 0.1, 0.25],
-        max_gap=[0.2, 0.0, 0.0],
-    )
-    path = tmp_path / "pp.json"
-    params.save_json(path, info={"objective": "event_f1"})
-    assert json.loads(path.read_text())["info"] == {"objective": "event_f1"}
-    assert PostProcessingParams.load_json(path) == params
-    assert PostProcessingParams.load_json(path, expected_classes=["a", "b", "c"]) == params
-    # the same classes in another order: values follow their class
-    reordered = PostProcessingParams.load_json(path, expected_classes=["c", "a", "b"])
-    assert reordered.classes == ["c", "a", "b"]
-    assert reordered.median_window == [1, 17, 4]
-    assert reordered.class_params("b") == params.class_params("b")
-    assert not list(tmp_path.glob(".*tmp"))  # atomic write left no temporary behind
-
-
-def test_params_load_errors(tmp_path):
-    params = PostProcessingParams.uniform(["a", "b"], median_window=3)
-    path = tmp_path / "pp.json"
-    params.save_json(path)
-    with pytest.raises(PostProcessingError) as info:
-        PostProcessingParams.load_json(path, expected_classes=["a", "b", "Dog"])
-    assert "[a, b]" in str(info.value) and "[a, b, Dog]" in str(info.value) and str(path) in str(info.value)
-
-    with pytest.raises(PostProcessingError, match="not found"):
-        PostProcessingParams.load_json(tmp_path / "missing.json")
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    with pytest.raises(PostProcessingError, match="line 1: not valid JSON"):
-        PostProcessingParams.load_json(bad)
-    data = json.loads(path.read_text())
-    data["median_window"] = [3, 0]
-    bad.write_text(json.dumps(data))
-    with pytest.raises(ConfigError, match="median_window of class b"):
-        PostProcessingParams.load_json(bad)
-    data["median_window"] = [3]
-    bad.write_text(json.dumps(data))
-    with pytest.raises(ConfigError, match="median_window: expected one value per class"):
-        PostProcessingParams.load_json(bad)
-    data = json.loads(path.read_text())
-    data["format"] = "something else"
-    bad.write_text(json.dumps(data))
-    with pytest.raises(PostProcessingError, match="format"):
-        PostProcessingParams.load_json(bad)
-
-
-@pytest.mark.parametrize(
-    "field, value, match",
-    [
-        ("tag_threshold", [0.5, 1.5], "tag_threshold of class b"),
-        ("frame_threshold", [0.0, 0.5], "frame_threshold of class a"),
-        ("min_duration", [-0.1, 0.0], "min_duration of class a"),
-        ("max_gap", [0.0, float("nan")], "max_gap of class b"),
-    ],
-)
-def test_params_validate(field, value, match):
-    data = PostProcessingParams.uniform(["a", "b"]).to_dict()
-    data[field] = value
-    with pytest.raises(ConfigError, match=match):
-        from_dict(PostProcessingParams, data)
-
-
-# ----------------------------------------------------------------------------- Lin's windows
-@pytest.mark.skipif(not SHARED_SYNTHETIC.is_file(), reason="/work/shared/desed_meta/synthetic2019.tsv not available")
-def test_lin_windows_reproduce_published_table():
-    strong = read_strong_tsv(SHARED_SYNTHETIC)
-    windows = lin_median_windows(strong, DESED_CLASSES, frame_hop=0.02)
-    published = [17, 42, 17, 9, 16, 74, 85, 64, 18, 87]  # DESIGN §1, DESED_CLASSES order
-    assert windows == published
-
-
-def test_lin_windows_formula_and_defaults():
-    events = [Event("x.wav", 0.0, 1.0, "a"), Event("y.wav", 2.0, 2.5, "a"), Event("x.wav", 1.0, 1.01, "b")]
-    strong = StrongAnnotations(path=None, events=events, filenames=["x.wav", "y.wav"])
-    with pytest.warns(UserWarning, match="c"):
-        windows = lin_median_windows(strong, ["a", "b", "c"], frame_hop=0.02)
-    # a: mean 0.75 s = 37.5 frames -> 37 -> floor(37 * 0.333) = 12; b: 0.5 frame -> 0 -> 1; c: none -> 1
-    assert windows == [12, 1, 1]
-    params = lin_default_params(["a", "b", "c"], windows)
-    assert params.tag_threshold == [0.5] * 3 and params.frame_threshold == [0.5] * 3
-    assert params.median_window == windows and params.min_duration == [0.0] * 3 and params.max_gap == [0.0] * 3
 
 
 # ----------------------------------------------------------------------------- filters
