@@ -254,39 +254,3 @@ def test_metric_settings_are_the_dcase_definitions(dataset, tmp_path):
     write_frame_scores(tmp_path / "scores", _scores_from_events(TRUTH), HOP, CLASSES)
     results = evaluate_run(gt, durations, scores=tmp_path / "scores", classes=CLASSES)
     assert results["psds1"]["settings"] == psds1 and results["psds2"]["settings"] == psds2
-
-
-def test_f1_from_counts_edge_cases():
-    from jointsed.evaluate.counts import f1_from_counts
-
-    assert f1_from_counts(0, 0, 0) == (0.0, 0.0, 0.0)  # neither reference nor system events
-    assert f1_from_counts(0, 3, 0) == (0.0, 0.0, 0.0)  # no reference: false alarms only
-    assert f1_from_counts(0, 0, 4) == (0.0, 0.0, 0.0)  # no system output: misses only
-    f1, precision, recall = f1_from_counts(3, 1, 2)  # N_ref 5, N_sys 4: 2*3 / 9
-    assert (f1, precision, recall) == pytest.approx((6 / 9, 3 / 4, 3 / 5))
-    assert all(isinstance(v, float) for v in (f1, precision, recall))
-    f1, precision, recall = f1_from_counts(np.array([0, 3, 2]), np.array([2, 1, 0]), np.array([0, 2, 0]))
-    np.testing.assert_allclose(f1, [0.0, 6 / 9, 1.0])
-    np.testing.assert_allclose(precision, [0.0, 3 / 4, 1.0])
-    np.testing.assert_allclose(recall, [0.0, 3 / 5, 1.0])
-
-
-def test_clip_f1_counts_like_training_validation():
-    """Tag when score >= threshold; per-class F1 NaN for a class neither labelled nor predicted;
-    macro over the labelled classes (a labelled class never predicted counts 0)."""
-    from jointsed.evaluate import clip_f1
-
-    targets = np.array([[1, 0, 0, 1], [1, 1, 0, 0], [0, 0, 0, 0]], dtype=np.float32)
-    scores = np.array([[0.9, 0.6, 0.1, 0.2], [0.5, 0.2, 0.3, 0.1], [0.7, 0.1, 0.0, 0.4]])
-    macro_f1, per_class = clip_f1(scores, targets)
-    # class 0: TP 2, FP 1 -> 0.8; class 1: TP 0, FP 1, FN 1 -> 0; class 2: nothing -> NaN;
-    # class 3: FN 1 -> 0
-    np.testing.assert_allclose(per_class, [0.8, 0.0, np.nan, 0.0])
-    assert macro_f1 == pytest.approx((0.8 + 0.0 + 0.0) / 3)
-    # per-class thresholds: class 1 tagged only at >= 0.7 (drops its false positive), class 3 at 0.15
-    macro_f1, per_class = clip_f1(scores, targets, threshold=np.array([0.5, 0.7, 0.5, 0.15]))
-    np.testing.assert_allclose(per_class, [0.8, 0.0, np.nan, 2 / 3])
-    assert macro_f1 == pytest.approx((0.8 + 0.0 + 2 / 3) / 3)
-    assert clip_f1(scores, np.zeros_like(targets))[0] == 0.0  # no labelled class at all
-    with pytest.raises(ValueError, match="clips, classes"):
-        clip_f1(scores, targets[:2])
