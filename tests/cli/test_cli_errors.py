@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from jointsed.cli import main, main as cli_main
+from jointsed.cli import main
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,12 +68,12 @@ def test_features_exit_status_says_files_were_skipped(tmp_path, capsys):
     good = _wav(tmp_path / "good.wav", 1.0)
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt not a wav")
-    code = cli_main(["features", str(good), str(bad), "--cache", str(tmp_path / "cache"), "--workers", "1",
+    code = main(["features", str(good), str(bad), "--cache", str(tmp_path / "cache"), "--workers", "1",
                      "--no-progress"])
     assert code == 1
     captured = capsys.readouterr()
     assert "bad.wav" in captured.err and "failed 1" in captured.out
-    assert cli_main(["features", str(good), "--cache", str(tmp_path / "cache"), "--workers", "1",
+    assert main(["features", str(good), "--cache", str(tmp_path / "cache"), "--workers", "1",
                      "--no-progress"]) == 0
 
 
@@ -81,7 +81,7 @@ def test_features_exit_status_says_files_were_skipped(tmp_path, capsys):
 def test_tab_or_newline_in_an_audio_name_is_a_message(char, tmp_path, capsys):
     audio = _wav(tmp_path / f"a{char}b.wav", 0.5)
     start = time.perf_counter()
-    code = cli_main(["predict", str(tmp_path / "no-model"), str(audio), "--out", str(tmp_path / "p.tsv")])
+    code = main(["predict", str(tmp_path / "no-model"), str(audio), "--out", str(tmp_path / "p.tsv")])
     assert code == 2
     err = capsys.readouterr().err
     assert "tab or line break" in err and repr(audio.name)[1:-1] in err

@@ -5,12 +5,14 @@ and writes). The metrics themselves are tested in tests/evaluate and tests/pipel
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from helpers import VALIDATION_DUR, VALIDATION_TSV
-from jointsed.cli import main, main as cli_main
+from jointsed.cli import main
 from jointsed.data.annotations import Event, read_strong_tsv, write_durations_tsv, write_strong_tsv
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.evaluate import write_frame_scores
@@ -69,7 +71,7 @@ def test_predictions_of_clips_outside_the_ground_truth_are_counted(tmp_path, cap
     write_durations_tsv(durations, {"a.wav": 10.0, "b.wav": 10.0})
     write_strong_tsv(predictions, [Event("a.wav", 1.0, 3.0, "Cat"), Event("x.wav", 1.0, 2.0, "Dog"),
                                    Event("y.wav", 1.0, 2.0, "Dog")])
-    assert cli_main(["evaluate", str(gt), "--durations", str(durations), "--predictions", str(predictions)]) == 0
+    assert main(["evaluate", str(gt), "--durations", str(durations), "--predictions", str(predictions)]) == 0
     err = capsys.readouterr().err
     assert "warning: 2 clip(s) of the predictions are not in the ground truth" in err
 
@@ -78,9 +80,24 @@ def test_cli_evaluate_keeps_the_files_mode_and_checks_modes(tiny_dataset, tmp_pa
     gt, dur = tiny_dataset / VALIDATION_TSV, tiny_dataset / VALIDATION_DUR
     truth = read_strong_tsv(gt)
     write_frame_scores(tmp_path / "s", {f: np.full((500, 10), 0.3) for f in truth.filenames}, 0.02, DESED_CLASSES)
-    assert cli_main(["evaluate", str(gt), "--durations", str(dur), "--scores", str(tmp_path / "s")]) == 0
+    assert main(["evaluate", str(gt), "--durations", str(dur), "--scores", str(tmp_path / "s")]) == 0
     assert "PSDS1" in capsys.readouterr().out
-    assert cli_main(["evaluate", "--run", str(tmp_path)]) == 2
+    assert main(["evaluate", "--run", str(tmp_path)]) == 2
     assert "--data-root" in capsys.readouterr().err
-    assert cli_main(["evaluate", str(gt), "--scores", str(tmp_path / "s")]) == 2
+    assert main(["evaluate", str(gt), "--scores", str(tmp_path / "s")]) == 2
     assert "--durations" in capsys.readouterr().err
+
+
+def _fresh_copy(run: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("scores", "eval", "postprocess.json", "report"))
+    return copy
+
+
+def test_cli_evaluate_run_prints_the_table_and_writes_the_eval_folder(trained_run, tiny_dataset, tmp_path, capsys):
+    run = _fresh_copy(trained_run, tmp_path)
+    code = main(["evaluate", "--run", str(run), "--data-root", str(tiny_dataset), "--no-progress"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Event-based F1, macro" in out and "PSDS1" in out and "default (Lin et al.)" in out
+    assert (run / "eval" / "validation" / "metrics.json").is_file()

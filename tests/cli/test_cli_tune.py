@@ -1,6 +1,5 @@
-"""``jointsed tune`` and ``jointsed evaluate --run`` as commands on the shared ``trained_run``
-(a copy): exit status, what they print, the files they write. What the tuning and the
-evaluation compute is tested in tests/pipeline/test_tuning.py and test_evaluation.py."""
+"""``jointsed tune`` as a command on the shared ``trained_run`` (a copy): exit status, what it
+prints, the file it writes. What the tuning computes is tested in tests/pipeline/test_tuning.py."""
 
 from __future__ import annotations
 
@@ -23,12 +22,3 @@ def test_tune_prints_the_table_and_writes_postprocess_json(trained_run, tiny_dat
     printed = capsys.readouterr().out
     assert "tag_threshold" in printed and "postprocess.json" in printed
     assert (run / "postprocess.json").is_file()
-
-
-def test_evaluate_run_prints_the_table_and_writes_the_eval_folder(trained_run, tiny_dataset, tmp_path, capsys):
-    run = _fresh_copy(trained_run, tmp_path)
-    code = cli_main(["evaluate", "--run", str(run), "--data-root", str(tiny_dataset), "--no-progress"])
-    assert code == 0
-    out = capsys.readouterr().out
-    assert "Event-based F1, macro" in out and "PSDS1" in out and "default (Lin et al.)" in out
-    assert (run / "eval" / "validation" / "metrics.json").is_file()
