@@ -35,6 +35,7 @@ from helpers import (
     LEARNABLE_CLIP_SECONDS,
     PIPELINE_GL,
     RUN_SETS,
+    TINY_GL,
     TINY_JOINT,
     FitRecorder,
     make_numpy_dataset,
@@ -127,3 +128,14 @@ def fake_run(tmp_path_factory) -> Path:
     from fake_run import make_fake_run
 
     return make_fake_run(tmp_path_factory.mktemp("report"), stages=True)
+
+
+@pytest.fixture(scope="session")
+def gl_model(learnable_dataset, tmp_path_factory) -> Path:
+    """A guided-learning model for inference tests (``TINY_GL``, 3 epochs)."""
+    from jointsed.training.config import load_recipe
+    from jointsed.training.phases import train
+
+    run = tmp_path_factory.mktemp("predict") / "gl"
+    train(load_recipe(GL_RECIPE, TINY_GL + ["trainer.max_epochs=3"]), learnable_dataset, run, progress=False)
+    return run

@@ -258,3 +258,52 @@ class FitRecorder(Callback):
         if teacher is not None:
             self.fits[-1]["teacher_end_sha"] = weights_checksum(teacher)
             self.fits[-1]["teacher_training"] = teacher.training
+
+
+# ----- audio ------------------------------------------------------------------------------------
+def sine(freq: float, sr: int, seconds: float, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(sr * seconds))) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def peak_frequency(wav: np.ndarray, sr: int) -> float:
+    spectrum = np.abs(np.fft.rfft(wav * np.hanning(len(wav))))
+    return float(np.argmax(spectrum) * sr / len(wav))
+
+
+def write_clip(path: Path, freq: float, sr: int = 16000, channels: int = 1, seconds: float = 2.0) -> Path:
+    t = np.arange(int(sr * seconds)) / sr
+    x = 0.3 * np.sin(2 * np.pi * freq * t)
+    sf.write(path, np.stack([x] * channels, axis=1) if channels > 1 else x, sr, subtype="PCM_16")
+    return path
+
+
+def feature_clips(tmp_path: Path) -> list[Path]:
+    """Six short clips of different rates and channel counts in ``tmp_path/audio``."""
+    folder = tmp_path / "audio"
+    folder.mkdir(exist_ok=True)
+    return [write_clip(folder / f"c{i}.wav", 300 + 250 * i, sr=44100 if i % 2 else 16000, channels=1 + i % 2)
+            for i in range(6)]
+
+
+def bad_audio_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A corrupt WAV and an empty FLAC in ``tmp_path/audio``."""
+    corrupt = tmp_path / "audio" / "corrupt.wav"
+    corrupt.parent.mkdir(exist_ok=True)
+    corrupt.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00garbage-garbage-garbage")
+    empty = tmp_path / "audio" / "empty.flac"
+    empty.write_bytes(b"")
+    return corrupt, empty
+
+
+def tone_file(path: Path, seconds: float, sr: int, channels: int, tones: list[tuple[float, float, float]]) -> Path:
+    """Noise with sine tones ``(freq, onset, offset)``, written as a ``channels``-channel file."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sr)) / sr
+    mono = 0.01 * rng.standard_normal(t.size)
+    for f, on, off in tones:
+        mask = (t >= on) & (t < off)
+        mono[mask] += 0.2 * np.sin(2 * np.pi * f * t[mask])
+    data = np.stack([mono] * channels, axis=1) if channels > 1 else mono
+    sf.write(path, data.astype(np.float32), sr)
+    return path

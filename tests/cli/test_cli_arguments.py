@@ -82,7 +82,6 @@ def test_unknown_device(command, tmp_path, capsys):
     (["--window-hop", "-1"], "--window-hop must be a positive number"),
 ])
 def test_bad_predict_numbers(args, words, tmp_path, capsys):
-    import numpy as np
     import soundfile as sf
 
     sf.write(tmp_path / "a.wav", np.zeros(1600, np.float32), 16000)

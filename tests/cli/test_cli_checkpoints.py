@@ -104,8 +104,6 @@ def test_resume_from_an_empty_last_checkpoint_is_a_message(run, learnable_datase
 def test_incompatible_init_fails_before_the_frame_teacher_trains(run, learnable_dataset, tmp_path, capsys):
     """Issue 11, class 8 (late failures): ``--stage 2 --init`` with weights of another model is
     refused before any phase trains (it used to train the frame teacher first)."""
-    from helpers import COMMON
-
     out = tmp_path / "joint"
     init = run / "checkpoints" / "last.ckpt"  # a tiny GL model; the joint recipe's networks are wider
     args = ["train", str(JOINT_RECIPE), "--data-root", str(learnable_dataset), "--out", str(out), "--no-progress",

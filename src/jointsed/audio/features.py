@@ -266,7 +266,7 @@ class LogMel(torch.nn.Module):
             center=False,
             return_complex=True,
         )  # (B, n_freqs, T)
-        # re^2 + im^2: the same bits as view_as_real(spec).pow(2).sum(-1) (tests/test_audio.py),
+        # re^2 + im^2: the same bits as view_as_real(spec).pow(2).sum(-1) (tests/audio/test_features.py),
         # without its slow size-2 reduction (~5x faster; it was most of the front-end's time), so
         # cached features stay valid (FRONTEND_VERSION unchanged)
         power = spec.real.square() + spec.imag.square()

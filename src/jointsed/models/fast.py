@@ -1,7 +1,7 @@
 """Inference-only fast path of the guided-learning CNNs (PT / PS); training never uses it.
 
 :class:`FoldedCNN` computes what a :class:`~jointsed.models.cnn.GuidedLearningCNN` computes in
-eval mode, equal up to float round-off (tests/test_predict_fast.py: ~1e-6), faster on CPU:
+eval mode, equal up to float round-off (tests/models/test_fast.py: ~1e-6), faster on CPU:
 
 - each eval-mode BatchNorm2d is folded into the convolution before it (one affine pass fewer
   over the largest activations);

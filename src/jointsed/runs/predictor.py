@@ -6,7 +6,7 @@ importing Lightning and the training engine for that costs seconds of start-up. 
 resolved recipe as plain data and the inference metadata; ``state_dict``) with the model
 factories of :mod:`jointsed.models` called exactly as the training systems call them, and its
 :meth:`Predictor.predict_scores` computes what ``SEDSystem.predict_scores`` computes, operation
-for operation (tests/test_predict_streaming.py checks bit-identical scores for the
+for operation (tests/test_inference_streaming.py checks bit-identical scores for the
 guided-learning, mean-teacher and frame-teacher systems):
 
 - guided learning: clip scores from ``guided_learning.clip_scores_from`` (PT, ``teacher.*``),
@@ -20,7 +20,7 @@ the focal loss state, the other network) are ignored.
 
 :meth:`Predictor.window_scores` is the fast path ``jointsed predict`` takes for the windows of
 a long file (equal to :meth:`Predictor.predict_scores` window by window up to float round-off,
-~1e-6; tests/test_predict_fast.py): the guided-learning CNNs run as
+~1e-6; tests/models/test_fast.py): the guided-learning CNNs run as
 :class:`~jointsed.models.fast.FoldedCNN` (batch norm folded, first layers chunked in time), only
 the head each network is used for is kept, and when the frame network is time-local (Lin's PS:
 no time pooling, 5 + 5 frames of context) and the windows overlap, its frames are computed once

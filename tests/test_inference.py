@@ -1,49 +1,24 @@
-"""Inference: Detector API and ``jointsed predict`` on files of any length, rate and channel count."""
+"""Inference (jointsed.inference): the Detector on files of any length, rate and channel count."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
-from jointsed.cli import main as cli_main
-from jointsed.data.annotations import read_strong_tsv
-from jointsed.evaluate.io import read_frame_scores
 from jointsed.inference import Detector, resolve_checkpoint
 from jointsed.systems import load_system
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.training.config import load_recipe
 from jointsed.training.data import load_validation_set
 from jointsed.training.phases import train
-from test_training import GL_RECIPE, MT_RECIPE, TINY_GL, TINY_MT
-
-
-@pytest.fixture(scope="module")
-def gl_model(learnable_dataset, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("predict") / "gl"
-    train(load_recipe(GL_RECIPE, TINY_GL + ["trainer.max_epochs=3"]), learnable_dataset, run, progress=False)
-    return run
-
-
-def _tone_file(path: Path, seconds: float, sr: int, channels: int, tones: list[tuple[float, float, float]]) -> Path:
-    """Noise with sine tones ``(freq, onset, offset)``, written as a ``channels``-channel file."""
-    rng = np.random.default_rng(0)
-    t = np.arange(int(seconds * sr)) / sr
-    mono = 0.01 * rng.standard_normal(t.size)
-    for f, on, off in tones:
-        mask = (t >= on) & (t < off)
-        mono[mask] += 0.2 * np.sin(2 * np.pi * f * t[mask])
-    data = np.stack([mono] * channels, axis=1) if channels > 1 else mono
-    sf.write(path, data.astype(np.float32), sr)
-    return path
+from helpers import MT_RECIPE, TINY_MT, tone_file
 
 
 def test_long_stereo_44k_file(gl_model, tmp_path):
-    audio = _tone_file(tmp_path / "long.wav", 35.0, 44100, 2, [(300.0, 2.0, 6.0), (580.0, 20.0, 34.9)])
+    audio = tone_file(tmp_path / "long.wav", 35.0, 44100, 2, [(300.0, 2.0, 6.0), (580.0, 20.0, 34.9)])
     detector = Detector.from_checkpoint(gl_model)
     pred = detector.predict(audio)
     assert pred.frame_scores.shape == (35 * 16000 // 320, 4)
@@ -77,7 +52,7 @@ def test_windows_are_joined_by_averaging_frames_and_taking_the_clip_maximum(gl_m
 
 
 def test_short_file_is_padded_like_training(gl_model, tmp_path):
-    audio = _tone_file(tmp_path / "short.flac", 3.0, 22050, 1, [(417.0, 0.5, 2.5)])
+    audio = tone_file(tmp_path / "short.flac", 3.0, 22050, 1, [(417.0, 0.5, 2.5)])
     pred = Detector.from_checkpoint(gl_model).predict(audio)
     assert pred.frame_scores.shape == (150, 4)
     assert all(e.offset <= 3.0 + 1e-9 for e in pred.events)
@@ -103,7 +78,7 @@ def test_reloaded_best_checkpoint_reproduces_validation(gl_model, learnable_data
 
 
 def test_score_sources_are_configurable(gl_model, tmp_path):
-    audio = _tone_file(tmp_path / "a.wav", 5.0, 16000, 1, [(300.0, 1.0, 3.0)])
+    audio = tone_file(tmp_path / "a.wav", 5.0, 16000, 1, [(300.0, 1.0, 3.0)])
     default = Detector.from_checkpoint(gl_model).predict(audio)
     swapped = Detector.from_checkpoint(gl_model, clip_scores_from="student", frame_scores_from="teacher").predict(audio)
     assert not np.allclose(default.clip_scores, swapped.clip_scores)
@@ -111,31 +86,8 @@ def test_score_sources_are_configurable(gl_model, tmp_path):
     assert len(np.unique(swapped.frame_scores[:, 0])) <= 3
 
 
-def test_cli_predict_writes_events_and_frame_scores(gl_model, tmp_path):
-    (tmp_path / "in").mkdir()
-    a = _tone_file(tmp_path / "in" / "a.wav", 12.0, 48000, 2, [(300.0, 1.0, 4.0)])
-    b = _tone_file(tmp_path / "in" / "b.wav", 5.0, 16000, 1, [])
-    out = tmp_path / "pred.tsv"
-    scores = tmp_path / "scores"
-    code = cli_main(["predict", str(gl_model), str(tmp_path / "in"), "--out", str(out), "--scores", str(scores),
-                     "--no-progress"])
-    assert code == 0
-    table = read_strong_tsv(out)
-    assert set(table.filenames) == {"a.wav", "b.wav"}
-    for e in table.events:
-        assert 0 <= e.onset < e.offset <= (12.0 if e.filename == "a.wav" else 5.0) + 1e-6
-    frames = read_frame_scores(scores)
-    assert set(frames) == {"a", "b"}
-    assert len(frames["a"]) == 600 and len(frames["b"]) == 250
-    assert list(frames["a"].columns[2:]) == load_recipe(gl_model / "config.yaml").data.classes
-    # an existing --scores folder is not replaced without --force
-    assert cli_main(["predict", str(gl_model), str(a), "--out", str(out), "--scores", str(scores)]) == 2
-    assert cli_main(["predict", str(gl_model), str(b), "--out", str(out), "--scores", str(scores), "--force",
-                     "--no-progress"]) == 0
-
-
 def test_postprocess_json_beside_the_model_is_used(gl_model, tmp_path):
-    audio = _tone_file(tmp_path / "a.wav", 5.0, 16000, 1, [(300.0, 0.5, 4.5)])
+    audio = tone_file(tmp_path / "a.wav", 5.0, 16000, 1, [(300.0, 0.5, 4.5)])
     classes = load_recipe(gl_model / "config.yaml").data.classes
     never = PostProcessingParams.uniform(classes, tag_threshold=0.0, frame_threshold=1.0, median_window=1)
     path = tmp_path / "never.json"
@@ -162,7 +114,7 @@ def test_mean_teacher_checkpoint_predicts(learnable_dataset, tmp_path):
     run = tmp_path / "mt"
     train(load_recipe(MT_RECIPE, TINY_MT + ["trainer.max_epochs=1", "data.max_clips_per_set=8"]),
           learnable_dataset, run, progress=False)
-    audio = _tone_file(tmp_path / "a.wav", 11.0, 16000, 1, [(300.0, 1.0, 3.0)])
+    audio = tone_file(tmp_path / "a.wav", 11.0, 16000, 1, [(300.0, 1.0, 3.0)])
     student = Detector.from_checkpoint(run).predict(audio)
     teacher = Detector.from_checkpoint(run, predict_with="teacher").predict(audio)
     assert student.frame_scores.shape == teacher.frame_scores.shape == (550, 4)
@@ -178,28 +130,3 @@ def test_not_a_checkpoint(tmp_path):
         Detector.from_checkpoint(bad)
     with pytest.raises(CheckpointError, match="not found"):
         Detector.from_checkpoint(tmp_path / "missing")
-
-
-def test_synthesized_dataset_train_predict_evaluate(tiny_dataset, tmp_path):
-    """End to end on `jointsed synth --preset tiny` data: train (CLI), predict (CLI), evaluate (CLI)."""
-    run = tmp_path / "run"
-    sets = ["model.teacher.width=0.125", "model.student.channels=[4,4,4]", "batch.batch_size=8",
-            "trainer.max_epochs=1", "trainer.num_threads=1"]
-    assert cli_main(["train", str(GL_RECIPE), "--data-root", str(tiny_dataset), "--out", str(run), "--no-progress",
-                     *[f"--set={s}" for s in sets]]) == 0
-    out, scores = tmp_path / "pred.tsv", tmp_path / "scores"
-    val_audio = tiny_dataset / "audio" / "validation"
-    assert cli_main(["predict", str(run), str(val_audio), "--out", str(out), "--scores", str(scores),
-                     "--no-progress"]) == 0
-    gt = tiny_dataset / "metadata" / "validation" / "validation.tsv"
-    durations = tiny_dataset / "metadata" / "validation" / "validation_durations.tsv"
-    results = tmp_path / "results.json"
-    # (--scores is left out: with 6 validation clips some classes have no ground-truth event, which
-    # sed_scores_eval refuses)
-    assert cli_main(["evaluate", str(gt), "--durations", str(durations), "--predictions", str(out),
-                     "--json", str(results)]) == 0
-    assert results.is_file()
-    from jointsed.evaluate.io import load_reference
-
-    reference = load_reference(gt, durations)
-    assert set(read_frame_scores(scores, reference)) == set(reference.events)

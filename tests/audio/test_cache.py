@@ -1,4 +1,4 @@
-"""On-disk feature cache: keys, hits/misses, invalidation, parallel build, error reporting, CLI."""
+"""On-disk feature cache (jointsed.audio.cache): keys, hits/misses, invalidation, parallel build, error reporting."""
 
 from __future__ import annotations
 
@@ -7,28 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from jointsed.audio import AudioError, CacheError, CacheReport, FeatureCache, FeatureConfig, extract_logmel
 from jointsed.audio import cache as cache_module
-from jointsed.cli import main as cli_main
+from helpers import bad_audio_files, feature_clips, write_clip
 
 CONFIG = FeatureConfig(clip_duration=2.0)  # 100 frames: keeps the tests fast
 
 
-def write_clip(path: Path, freq: float, sr: int = 16000, channels: int = 1, seconds: float = 2.0) -> Path:
-    t = np.arange(int(sr * seconds)) / sr
-    x = 0.3 * np.sin(2 * np.pi * freq * t)
-    sf.write(path, np.stack([x] * channels, axis=1) if channels > 1 else x, sr, subtype="PCM_16")
-    return path
+@pytest.fixture
+def clips(tmp_path):
+    return feature_clips(tmp_path)
 
 
 @pytest.fixture
-def clips(tmp_path):
-    folder = tmp_path / "audio"
-    folder.mkdir()
-    return [write_clip(folder / f"c{i}.wav", 300 + 250 * i, sr=44100 if i % 2 else 16000, channels=1 + i % 2)
-            for i in range(6)]
+def bad_files(tmp_path):
+    return bad_audio_files(tmp_path)
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -108,16 +102,6 @@ def test_build_reports_built_then_reused(tmp_path, clips, workers):
     assert leftovers(tmp_path / "cache") == []
 
 
-@pytest.fixture
-def bad_files(tmp_path):
-    corrupt = tmp_path / "audio" / "corrupt.wav"
-    corrupt.parent.mkdir(exist_ok=True)
-    corrupt.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00garbage-garbage-garbage")
-    empty = tmp_path / "audio" / "empty.flac"
-    empty.write_bytes(b"")
-    return corrupt, empty
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_bad_files_skipped_by_name(tmp_path, clips, bad_files, capsys, workers):
     corrupt, empty = bad_files
@@ -175,29 +159,6 @@ def test_load_stack(tmp_path, clips, bad_files):
         cache.load_stack([clips[0], bad_files[0]], workers=1)
 
 
-def test_cli_features(tmp_path, clips, bad_files, capsys):
-    cfg = tmp_path / "recipe.yaml"
-    cfg.write_text("features:\n  clip_duration: 2.0\n  n_mels: 32\nmodel:\n  name: whatever\n")
-    audio_dir = clips[0].parent
-    rc = cli_main(["features", str(audio_dir), "--cache", str(tmp_path / "c"), "--config", str(cfg),
-                   "--workers", "2", "--no-progress"])
-    out, err = capsys.readouterr()
-    assert rc == 1  # two files were skipped: the exit status says so (issue 11)
-    assert "built 6, reused 0, failed 2" in out and "x real time" in out
-    assert "corrupt.wav" in err and "empty.flac" in err
-    cache = FeatureCache(tmp_path / "c", FeatureConfig(clip_duration=2.0, n_mels=32))
-    assert all(cache.has(p) for p in clips)
-    rc = cli_main(["features", *map(str, clips[:2]), "--cache", str(tmp_path / "c"), "--config", str(cfg),
-                   "--no-progress"])
-    assert rc == 0 and "built 0, reused 2, failed 0" in capsys.readouterr().out
-    rc = cli_main(["features", str(audio_dir), "--cache", str(tmp_path / "c"), "--on-error", "fail", "--no-progress"])
-    assert rc == 2 and "error" in capsys.readouterr().err
-    bad_cfg = tmp_path / "bad.yaml"
-    bad_cfg.write_text("hop_length: 0\n")
-    rc = cli_main(["features", str(audio_dir), "--cache", str(tmp_path / "c"), "--config", str(bad_cfg)])
-    assert rc == 2 and "hop_length" in capsys.readouterr().err
-
-
 def test_unwritable_cache_is_a_clear_error(tmp_path, clips):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
@@ -206,12 +167,3 @@ def test_unwritable_cache_is_a_clear_error(tmp_path, clips):
         cache.build(clips[:1], workers=1, progress=False)
     with pytest.raises(CacheError, match="not_a_folder"):
         cache.get(clips[0])
-
-
-def test_feature_config_from_inheriting_recipe(tmp_path):
-    from jointsed.cli.features import load_feature_config
-
-    (tmp_path / "base.yaml").write_text("features:\n  n_mels: 40\n")
-    (tmp_path / "child.yaml").write_text("base: base.yaml\nfeatures:\n  hop_length: 160\n")
-    config = load_feature_config(tmp_path / "child.yaml")
-    assert (config.n_mels, config.hop_length) == (40, 160)
