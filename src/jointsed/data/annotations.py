@@ -20,6 +20,8 @@ folder) in :mod:`.audio_files`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import csv
 import math
 import os
@@ -27,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
-import pandas as pd
 
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.errors import JointsedError
@@ -37,6 +38,10 @@ STRONG_COLUMNS = ("filename", "onset", "offset", "event_label")
 WEAK_COLUMNS = ("filename", "event_labels")
 DURATION_COLUMNS = ("filename", "duration")
 _SEPARATED = {"\t": "tab-separated", ",": "comma-separated"}
+
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class AnnotationError(JointsedError, ValueError):
@@ -75,8 +80,10 @@ class StrongAnnotations:
             grouped.setdefault(event.filename, []).append(event)
         return grouped
 
-    def to_dataframe(self) -> pd.DataFrame:
+    def to_dataframe(self) -> "pd.DataFrame":
         """Event rows only, columns ``filename, onset, offset, event_label``."""
+        import pandas as pd  # imported here: inference and the CLI start faster without pandas
+
         return pd.DataFrame(
             [(e.filename, e.onset, e.offset, e.event_label) for e in self.events],
             columns=list(STRONG_COLUMNS),

@@ -8,28 +8,41 @@ F-scores of detections), ``psds_eval`` (PSDS over operating points, intersection
 ``sed_scores_eval`` (threshold-free PSDS and F-scores from frame-score files).
 """
 
-from jointsed.evaluate.io import (
-    EvaluationError,
-    Reference,
-    audio_id,
-    load_reference,
-    read_detections,
-    read_frame_scores,
-    read_operating_points,
-    write_frame_scores,
-)
-from jointsed.evaluate.settings import (
-    EVENT_COLLARS,
-    INTERSECTION_F1,
-    PSDS1,
-    PSDS2,
-    SEGMENT_LENGTH,
-    EventCollars,
-    IntersectionCriteria,
-    PSDSScenario,
-)
-from jointsed.evaluate.summary import evaluate_run, format_table
-from jointsed.evaluate.tagging import clip_f1
+import importlib
+from typing import Any
+
+#: public name -> module, imported on first use (the official metric libraries and pandas load only when evaluating)
+_NAMES = {
+    'EvaluationError': 'jointsed.evaluate.io',
+    'Reference': 'jointsed.evaluate.io',
+    'audio_id': 'jointsed.evaluate.io',
+    'load_reference': 'jointsed.evaluate.io',
+    'read_detections': 'jointsed.evaluate.io',
+    'read_frame_scores': 'jointsed.evaluate.io',
+    'read_operating_points': 'jointsed.evaluate.io',
+    'write_frame_scores': 'jointsed.evaluate.io',
+    'EVENT_COLLARS': 'jointsed.evaluate.settings',
+    'INTERSECTION_F1': 'jointsed.evaluate.settings',
+    'PSDS1': 'jointsed.evaluate.settings',
+    'PSDS2': 'jointsed.evaluate.settings',
+    'SEGMENT_LENGTH': 'jointsed.evaluate.settings',
+    'EventCollars': 'jointsed.evaluate.settings',
+    'IntersectionCriteria': 'jointsed.evaluate.settings',
+    'PSDSScenario': 'jointsed.evaluate.settings',
+    'evaluate_run': 'jointsed.evaluate.summary',
+    'format_table': 'jointsed.evaluate.summary',
+    'clip_f1': 'jointsed.evaluate.tagging',
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))
 
 __all__ = [
     "EVENT_COLLARS",

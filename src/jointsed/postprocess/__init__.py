@@ -10,21 +10,38 @@
   :mod:`.tuning_psds1` (over the inputs of :mod:`.tuning_inputs`).
 """
 
-from jointsed.postprocess.apply import (
-    binarize,
-    frames_to_events,
-    postprocess_frame_scores,
-    postprocess_scores,
-)
-from jointsed.postprocess.fast_f1 import (
-    count_matches,
-    event_counts_per_class,
-    event_f1_per_class,
-)
-from jointsed.postprocess.lin import LIN_WINDOW_FACTOR, lin_default_params, lin_median_windows
-from jointsed.postprocess.params import PostProcessingError, PostProcessingParams
-from jointsed.postprocess.tuning import tune_event_specific
-from jointsed.postprocess.tuning_types import ClassTuning, TuningGrid, TuningResult
+import importlib
+from typing import Any
+
+#: public name -> module, imported on first use (``jointsed predict`` needs apply and params, not the tuner or the evaluator)
+_NAMES = {
+    'binarize': 'jointsed.postprocess.apply',
+    'frames_to_events': 'jointsed.postprocess.apply',
+    'postprocess_frame_scores': 'jointsed.postprocess.apply',
+    'postprocess_scores': 'jointsed.postprocess.apply',
+    'count_matches': 'jointsed.postprocess.fast_f1',
+    'event_counts_per_class': 'jointsed.postprocess.fast_f1',
+    'event_f1_per_class': 'jointsed.postprocess.fast_f1',
+    'LIN_WINDOW_FACTOR': 'jointsed.postprocess.lin',
+    'lin_default_params': 'jointsed.postprocess.lin',
+    'lin_median_windows': 'jointsed.postprocess.lin',
+    'PostProcessingError': 'jointsed.postprocess.params',
+    'PostProcessingParams': 'jointsed.postprocess.params',
+    'tune_event_specific': 'jointsed.postprocess.tuning',
+    'ClassTuning': 'jointsed.postprocess.tuning_types',
+    'TuningGrid': 'jointsed.postprocess.tuning_types',
+    'TuningResult': 'jointsed.postprocess.tuning_types',
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))
 
 __all__ = [
     "LIN_WINDOW_FACTOR",

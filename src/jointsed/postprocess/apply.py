@@ -25,7 +25,6 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy import ndimage
 
 from jointsed.data.annotations import Event
 from jointsed.data.label_encoder import LabelEncoder
@@ -46,6 +45,8 @@ def median_filter_rows(scores: np.ndarray, window: int) -> np.ndarray:
     Returns:
         (R, T) filtered array (a copy; ``window == 1`` returns an unfiltered copy).
     """
+    from scipy import ndimage  # imported here: ``jointsed predict`` starts ~0.2 s faster
+
     scores = np.asarray(scores)
     if window <= 1:
         return scores.copy()

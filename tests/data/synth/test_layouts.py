@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from jointsed.data import classes
 from jointsed.data.synth import layouts
 
 
 def test_layouts_follow_the_real_metadata():
-    assert len(layouts.real_validation_layouts()) == layouts.N_REAL_VALIDATION
+    assert len(layouts.real_validation_layouts()) == classes.N_REAL_VALIDATION
     assert sum(not c.events for c in layouts.real_validation_layouts()) == 15
-    assert len(layouts.real_synthetic_layouts()) == layouts.N_REAL_SYNTHETIC
-    assert len(layouts.real_weak_label_sets()) == layouts.N_REAL_WEAK
+    assert len(layouts.real_synthetic_layouts()) == classes.N_REAL_SYNTHETIC
+    assert len(layouts.real_weak_label_sets()) == classes.N_REAL_WEAK
     rng = np.random.default_rng(0)
     weak = layouts.weak_layouts(200, rng, 10.0)
     real_sets = {frozenset(s) for s in layouts.real_weak_label_sets()}

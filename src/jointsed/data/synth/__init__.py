@@ -9,17 +9,26 @@
 * :mod:`.generate` - writes the dataset (:func:`synthesize_dataset`).
 """
 
-from jointsed.data.synth.generate import SPLITS, SynthReport, synthesize_dataset
-from jointsed.data.synth.mixer import (
-    PlacedEvent,
-    Soundscape,
-    event_to_background_ratio_db,
-    mix_soundscape,
-    raised_cosine_fades,
-)
-from jointsed.data.synth.presets import PRESETS, SynthConfig, resolve_config
-from jointsed.data.synth.generators import FOREGROUND_GENERATORS, background
-from jointsed.data.synth.sources import RecordedSources, SynthError, SyntheticSources
+import importlib
+from typing import Any
+
+#: public name -> module (loaded on first use: ``jointsed --help`` needs only the presets, not the
+#: generators and their scipy imports)
+_NAMES = {
+    "SPLITS": "generate", "SynthReport": "generate", "synthesize_dataset": "generate",
+    "PlacedEvent": "mixer", "Soundscape": "mixer", "event_to_background_ratio_db": "mixer",
+    "mix_soundscape": "mixer", "raised_cosine_fades": "mixer",
+    "PRESETS": "presets", "SynthConfig": "presets", "resolve_config": "presets",
+    "FOREGROUND_GENERATORS": "generators", "background": "generators",
+    "RecordedSources": "sources", "SyntheticSources": "sources", "SynthError": "errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"jointsed.data.synth.{_NAMES[name]}"), name)
+    raise AttributeError(f"module 'jointsed.data.synth' has no attribute {name!r}")
+
 
 __all__ = [
     "FOREGROUND_GENERATORS",

@@ -29,15 +29,10 @@ import numpy as np
 
 from jointsed.data.annotations import read_strong_tsv, read_weak_tsv
 from jointsed.data.classes import DESED_CLASSES
-from jointsed.data.synth.sources import SynthError
+from jointsed.data.synth.errors import SynthError
 
 REFERENCE_CLIP_DURATION = 10.0  # s, the duration of the DESED clips the layouts come from
 MIN_EVENT_DURATION = 0.02  # s, shorter events (after scaling/clipping) are dropped
-N_REAL_VALIDATION = 1168
-N_REAL_PUBLIC_EVAL = 692
-N_REAL_SYNTHETIC = 2045
-N_REAL_WEAK = 1578
-N_REAL_UNLABELLED = 14412  # size of DESED's unlabel_in_domain set (the file list is not shipped)
 
 
 @dataclass(frozen=True)

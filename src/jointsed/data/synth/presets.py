@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from jointsed.data.synth.layouts import N_REAL_PUBLIC_EVAL, N_REAL_VALIDATION
-from jointsed.data.synth.sources import SynthError
+from jointsed.data.classes import N_REAL_PUBLIC_EVAL, N_REAL_VALIDATION
+from jointsed.data.synth.errors import SynthError
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,7 @@ import numpy as np
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.data.synth.dsp import rms
 from jointsed.data.synth.generators import FOREGROUND_GENERATORS, background
-from jointsed.errors import JointsedError
-
-
-class SynthError(JointsedError):
-    """Synthesis cannot run: bad sizes, a bad source folder, an output that exists, ..."""
+from jointsed.data.synth.errors import SynthError
 
 
 class SourceBank(Protocol):
