@@ -139,3 +139,26 @@ def gl_model(learnable_dataset, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("predict") / "gl"
     train(load_recipe(GL_RECIPE, TINY_GL + ["trainer.max_epochs=3"]), learnable_dataset, run, progress=False)
     return run
+
+
+@pytest.fixture
+def unsafe_torch_load(monkeypatch):
+    """Make every ``torch.load`` that does not pass ``weights_only`` unpickle anything (torch < 2.6
+    did): tests that jointsed never relies on torch's default."""
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+
+
+@pytest.fixture
+def clips(tmp_path):
+    """Six short clips of different rates and channel counts (feature-cache tests)."""
+    from helpers import feature_clips
+
+    return feature_clips(tmp_path)
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    """A corrupt WAV and an empty FLAC beside ``clips``."""
+    from helpers import bad_audio_files
+
+    return bad_audio_files(tmp_path)

@@ -18,6 +18,7 @@ import soundfile as sf
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from jointsed.data.annotations import Event, write_durations_tsv, write_strong_tsv
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.recipes import recipes_root
 from jointsed.runs.checkpoint import weights_checksum
@@ -122,7 +123,7 @@ COMMON = [
 
 # Tiny networks; batch-norm momentum 0.1 so that the running statistics used at validation
 # settle within the few dozen steps of a test run (Lin's 0.01 needs hundreds).
-TINY_GL = COMMON + [
+TINY_GL_NETS = [
     "model.teacher.width=0.25",
     "model.student.channels=[8,8,8]",
     "model.teacher.bn_momentum=0.1",
@@ -131,6 +132,7 @@ TINY_GL = COMMON + [
     "optimizer.lr=0.01",
     "guided_learning.teacher_weight_start=1",
 ]
+TINY_GL = COMMON + TINY_GL_NETS
 
 TINY_MT = COMMON + [
     "model.crnn.width=0.25",
@@ -156,17 +158,7 @@ TINY_JOINT = TINY_GL + [
 
 # ----- tiny overrides for the 10-class 10-s ``tiny_dataset`` (pipeline, CLI) ----------------------------
 #: the ``trained_run`` fixture: 2 epochs of a tiny guided-learning model
-PIPELINE_GL = [
-    "trainer.num_threads=1",
-    "trainer.max_epochs=2",
-    "model.teacher.width=0.25",
-    "model.student.channels=[8,8,8]",
-    "model.teacher.bn_momentum=0.1",
-    "model.student.bn_momentum=0.1",
-    "batch.batch_size=8",
-    "optimizer.lr=0.01",
-    "guided_learning.teacher_weight_start=1",
-]
+PIPELINE_GL = ["trainer.num_threads=1", "trainer.max_epochs=2", *TINY_GL_NETS]
 VALIDATION_TSV = "metadata/validation/validation.tsv"
 VALIDATION_DUR = "metadata/validation/validation_durations.tsv"
 #: ``jointsed demo`` / :func:`jointsed.pipeline.run_demo` with a tiny network, one epoch
@@ -306,4 +298,47 @@ def tone_file(path: Path, seconds: float, sr: int, channels: int, tones: list[tu
         mono[mask] += 0.2 * np.sin(2 * np.pi * f * t[mask])
     data = np.stack([mono] * channels, axis=1) if channels > 1 else mono
     sf.write(path, data.astype(np.float32), sr)
+    return path
+
+
+# ----- a small evaluation set (evaluator and ``jointsed evaluate`` tests) ---------------------------
+EVAL_CLASSES = ("Cat", "Dog", "Speech")
+EVAL_HOP = 0.02
+EVAL_TRUTH = [
+    Event("a.wav", 0.5, 2.0, "Dog"),
+    Event("a.wav", 3.0, 6.5, "Speech"),
+    Event("b.wav", 1.0, 1.5, "Cat"),
+    Event("b.wav", 4.0, 9.0, "Dog"),
+    Event("c.wav", 0.0, 10.0, "Speech"),
+    Event("c.wav", 2.2, 2.8, "Cat"),
+]
+#: a clip of the ground truth without any event
+EVAL_EMPTY_CLIP = "d.wav"
+
+
+def write_eval_dataset(tmp_path: Path) -> tuple[Path, Path]:
+    """``EVAL_TRUTH`` (+ the empty clip) as ``gt.tsv`` and 10-s ``durations.tsv`` in ``tmp_path``."""
+    gt = tmp_path / "gt.tsv"
+    durations = tmp_path / "durations.tsv"
+    write_strong_tsv(gt, EVAL_TRUTH, empty_files=[EVAL_EMPTY_CLIP])
+    write_durations_tsv(durations, {n: 10.0 for n in ("a.wav", "b.wav", "c.wav", EVAL_EMPTY_CLIP)})
+    return gt, durations
+
+
+# ----- hostile checkpoints (issue 11) ---------------------------------------------------------------
+class CodePayload:
+    """Unpickling this calls ``open(marker, "w")``: it creates the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def hostile_checkpoint(path: Path, marker: Path, base: Path | None = None) -> Path:
+    """A checkpoint carrying :class:`CodePayload`; from ``base`` it is a real checkpoint plus the payload."""
+    ckpt = torch.load(base, map_location="cpu", weights_only=True) if base else {"state_dict": {}}
+    ckpt["callbacks"] = {"x": CodePayload(marker)}
+    torch.save(ckpt, path)
     return path

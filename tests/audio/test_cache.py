@@ -10,19 +10,9 @@ import pytest
 
 from jointsed.audio import AudioError, CacheError, CacheReport, FeatureCache, FeatureConfig, extract_logmel
 from jointsed.audio import cache as cache_module
-from helpers import bad_audio_files, feature_clips, write_clip
+from helpers import write_clip
 
 CONFIG = FeatureConfig(clip_duration=2.0)  # 100 frames: keeps the tests fast
-
-
-@pytest.fixture
-def clips(tmp_path):
-    return feature_clips(tmp_path)
-
-
-@pytest.fixture
-def bad_files(tmp_path):
-    return bad_audio_files(tmp_path)
 
 
 def leftovers(folder: Path) -> list[str]:

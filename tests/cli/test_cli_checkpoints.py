@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from helpers import hostile_checkpoint
 import soundfile as sf
-import torch
 
 from helpers import COMMON, GL_RECIPE, JOINT_RECIPE, RUN_SETS
 from jointsed.cli import main as cli_main
@@ -23,20 +24,9 @@ def run(short_gl_run: Path) -> Path:
     return short_gl_run
 
 
-class _Payload:
-    """Unpickling this calls ``open(marker, "w")``: it creates the marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (str(self.marker), "w"))
-
-
 @pytest.fixture(autouse=True)
-def old_torch_default(monkeypatch):
-    """Make every ``torch.load`` that does not pass ``weights_only`` unpickle anything (torch < 2.6)."""
-    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+def old_torch_default(unsafe_torch_load):
+    """Every test here runs as if torch still unpickled anything by default (torch < 2.6)."""
 
 
 def _copy(run: Path, tmp_path: Path) -> Path:
@@ -45,12 +35,6 @@ def _copy(run: Path, tmp_path: Path) -> Path:
     return target
 
 
-def _hostile(path: Path, marker: Path, base: Path | None = None) -> Path:
-    """A checkpoint with the payload; from ``base`` it is a real checkpoint plus the payload."""
-    ckpt = torch.load(base, map_location="cpu", weights_only=True) if base else {"state_dict": {}}
-    ckpt["callbacks"] = {"x": _Payload(marker)}
-    torch.save(ckpt, path)
-    return path
 
 
 def _train_args(data: Path, out: Path, *extra: str) -> list[str]:
@@ -62,7 +46,7 @@ def test_resume_refuses_a_pickled_payload(run, learnable_dataset, tmp_path, caps
     run = _copy(run, tmp_path)
     marker = tmp_path / "pwned"
     last = run / "checkpoints" / "last.ckpt"
-    _hostile(last, marker, base=last)
+    hostile_checkpoint(last, marker, base=last)
     assert cli_main(_train_args(learnable_dataset, run, "--resume")) == 2
     assert not marker.exists()
     err = capsys.readouterr().err
@@ -71,7 +55,7 @@ def test_resume_refuses_a_pickled_payload(run, learnable_dataset, tmp_path, caps
 
 def test_predict_refuses_a_pickled_payload(run, tmp_path, capsys):
     marker = tmp_path / "pwned"
-    evil = _hostile(tmp_path / "model.ckpt", marker, base=run / "checkpoints" / "last.ckpt")
+    evil = hostile_checkpoint(tmp_path / "model.ckpt", marker, base=run / "checkpoints" / "last.ckpt")
     audio = tmp_path / "a.wav"
     sf.write(audio, np.zeros(16000, dtype=np.float32), 16000)
     assert cli_main(["predict", str(evil), str(audio), "--out", str(tmp_path / "p.tsv"), "--no-progress"]) == 2
@@ -82,7 +66,7 @@ def test_predict_refuses_a_pickled_payload(run, tmp_path, capsys):
 
 def test_init_refuses_a_pickled_payload_before_training(run, learnable_dataset, tmp_path, capsys):
     marker = tmp_path / "pwned"
-    evil = _hostile(tmp_path / "init.ckpt", marker, base=run / "checkpoints" / "last.ckpt")
+    evil = hostile_checkpoint(tmp_path / "init.ckpt", marker, base=run / "checkpoints" / "last.ckpt")
     args = ["train", str(JOINT_RECIPE), "--data-root", str(learnable_dataset), "--out", str(tmp_path / "j"),
             "--stage", "2", "--init", str(evil), "--no-progress"]
     assert cli_main(args) == 2

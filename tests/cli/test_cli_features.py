@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 
-from helpers import bad_audio_files, feature_clips
 from jointsed.audio import FeatureCache, FeatureConfig
 from jointsed.cli import main as cli_main
-
-
-@pytest.fixture
-def clips(tmp_path):
-    return feature_clips(tmp_path)
-
-
-@pytest.fixture
-def bad_files(tmp_path):
-    return bad_audio_files(tmp_path)
 
 
 def test_cli_features(tmp_path, clips, bad_files, capsys):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import EVAL_CLASSES, EVAL_EMPTY_CLIP, EVAL_HOP, EVAL_TRUTH, write_eval_dataset
+
 from jointsed.data.annotations import Event, write_durations_tsv, write_strong_tsv
 from jointsed.data.label_encoder import LabelEncoder
 from jointsed.evaluate import (
@@ -18,30 +20,12 @@ from jointsed.evaluate import (
 from jointsed.evaluate.io import detect_prediction_kind
 
 
-CLASSES = ("Cat", "Dog", "Speech")
-HOP = 0.02
-
-
-TRUTH = [
-    Event("a.wav", 0.5, 2.0, "Dog"),
-    Event("a.wav", 3.0, 6.5, "Speech"),
-    Event("b.wav", 1.0, 1.5, "Cat"),
-    Event("b.wav", 4.0, 9.0, "Dog"),
-    Event("c.wav", 0.0, 10.0, "Speech"),
-    Event("c.wav", 2.2, 2.8, "Cat"),
-]
-
-
-EMPTY_CLIP = "d.wav"
+CLASSES, HOP, TRUTH, EMPTY_CLIP = EVAL_CLASSES, EVAL_HOP, EVAL_TRUTH, EVAL_EMPTY_CLIP
 
 
 @pytest.fixture()
 def dataset(tmp_path):
-    gt = tmp_path / "gt.tsv"
-    durations = tmp_path / "durations.tsv"
-    write_strong_tsv(gt, TRUTH, empty_files=[EMPTY_CLIP])
-    write_durations_tsv(durations, {n: 10.0 for n in ("a.wav", "b.wav", "c.wav", EMPTY_CLIP)})
-    return gt, durations
+    return write_eval_dataset(tmp_path)
 
 
 def _scores_from_events(events):

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
+
+from helpers import hostile_checkpoint
 
 from helpers import GL_RECIPE, RUN_SETS
 from jointsed.runs.checkpoint import CheckpointError, read_checkpoint, read_state_dict
@@ -29,35 +30,18 @@ def run(short_gl_run: Path) -> Path:
     return short_gl_run
 
 
-class _Payload:
-    """Unpickling this calls ``open(marker, "w")``: it creates the marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (str(self.marker), "w"))
-
-
 @pytest.fixture(autouse=True)
-def old_torch_default(monkeypatch):
-    """Make every ``torch.load`` that does not pass ``weights_only`` unpickle anything (torch < 2.6)."""
-    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+def old_torch_default(unsafe_torch_load):
+    """Every test here runs as if torch still unpickled anything by default (torch < 2.6)."""
 
 
-def _hostile(path: Path, marker: Path, base: Path | None = None) -> Path:
-    """A checkpoint with the payload; from ``base`` it is a real checkpoint plus the payload."""
-    ckpt = torch.load(base, map_location="cpu", weights_only=True) if base else {"state_dict": {}}
-    ckpt["callbacks"] = {"x": _Payload(marker)}
-    torch.save(ckpt, path)
-    return path
 
 
 def test_lightnings_load_path_refuses_the_payload_too(run, tmp_path):
     """Lightning's resume load goes through our checkpoint IO plugin, even when the up-front
     verification is skipped (a file swapped between the check and the load)."""
     marker = tmp_path / "pwned"
-    evil = _hostile(tmp_path / "last.ckpt", marker, base=run / "checkpoints" / "last.ckpt")
+    evil = hostile_checkpoint(tmp_path / "last.ckpt", marker, base=run / "checkpoints" / "last.ckpt")
     with pytest.raises(CheckpointError, match="last.ckpt"):
         AtomicCheckpointIO().load_checkpoint(evil, weights_only=False)
     assert not marker.exists()
@@ -70,7 +54,7 @@ def test_every_reader_refuses_the_payload(reader, run, tmp_path):
     from jointsed.pipeline.scoring import _checkpoint_config
 
     marker = tmp_path / "pwned"
-    evil = _hostile(tmp_path / "best.ckpt", marker, base=run / "checkpoints" / "last.ckpt")
+    evil = hostile_checkpoint(tmp_path / "best.ckpt", marker, base=run / "checkpoints" / "last.ckpt")
     call = {
         "read_checkpoint": lambda: read_checkpoint(evil),
         "state_dict": lambda: read_state_dict(evil),

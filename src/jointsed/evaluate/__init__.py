@@ -8,8 +8,7 @@ F-scores of detections), ``psds_eval`` (PSDS over operating points, intersection
 ``sed_scores_eval`` (threshold-free PSDS and F-scores from frame-score files).
 """
 
-import importlib
-from typing import Any
+from jointsed.utils.lazy import lazy_attributes
 
 #: public name -> module, imported on first use (the official metric libraries and pandas load only when evaluating)
 _NAMES = {
@@ -34,15 +33,7 @@ _NAMES = {
     'clip_f1': 'jointsed.evaluate.tagging',
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        return getattr(importlib.import_module(_NAMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_NAMES))
+__getattr__, __dir__ = lazy_attributes(__name__, _NAMES)
 
 __all__ = [
     "EVENT_COLLARS",

@@ -10,8 +10,7 @@
   :mod:`.tuning_psds1` (over the inputs of :mod:`.tuning_inputs`).
 """
 
-import importlib
-from typing import Any
+from jointsed.utils.lazy import lazy_attributes
 
 #: public name -> module, imported on first use (``jointsed predict`` needs apply and params, not the tuner or the evaluator)
 _NAMES = {
@@ -33,15 +32,7 @@ _NAMES = {
     'TuningResult': 'jointsed.postprocess.tuning_types',
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        return getattr(importlib.import_module(_NAMES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_NAMES))
+__getattr__, __dir__ = lazy_attributes(__name__, _NAMES)
 
 __all__ = [
     "LIN_WINDOW_FACTOR",

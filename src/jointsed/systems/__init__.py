@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from jointsed.runs.settings import ModelInfo, PhaseSettings
+from jointsed.utils.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     import torch
@@ -80,10 +81,8 @@ def load_system(path: "str | os.PathLike", device: "str | torch.device" = "cpu")
     return system.eval().to(device)
 
 
-def __getattr__(name: str) -> Any:  # lazy: the classes import Lightning
-    if name in _CLASSES:
-        return getattr(importlib.import_module(_CLASSES[name]), name)
-    raise AttributeError(f"module 'jointsed.systems' has no attribute {name!r}")
+# lazy: the classes import Lightning
+__getattr__, __dir__ = lazy_attributes(__name__, _CLASSES)
 
 
 __all__ = ["FrameTeacherSystem", "GuidedLearningSystem", "MeanTeacherSystem", "ModelInfo", "PhaseSettings",

@@ -17,10 +17,8 @@ not import Lightning; :func:`train` does when first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from jointsed.training.errors import TrainingError
+from jointsed.utils.lazy import lazy_attributes
 
 _LAZY = {
     "RecipeConfig": "jointsed.training.config",
@@ -30,10 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'jointsed.training' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["RecipeConfig", "TrainResult", "TrainingError", "load_recipe", "train"]

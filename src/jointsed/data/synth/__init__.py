@@ -9,25 +9,29 @@
 * :mod:`.generate` - writes the dataset (:func:`synthesize_dataset`).
 """
 
-import importlib
-from typing import Any
+from jointsed.utils.lazy import lazy_attributes
 
 #: public name -> module (loaded on first use: ``jointsed --help`` needs only the presets, not the
 #: generators and their scipy imports)
 _NAMES = {
-    "SPLITS": "generate", "SynthReport": "generate", "synthesize_dataset": "generate",
-    "PlacedEvent": "mixer", "Soundscape": "mixer", "event_to_background_ratio_db": "mixer",
-    "mix_soundscape": "mixer", "raised_cosine_fades": "mixer",
-    "PRESETS": "presets", "SynthConfig": "presets", "resolve_config": "presets",
-    "FOREGROUND_GENERATORS": "generators", "background": "generators",
-    "RecordedSources": "sources", "SyntheticSources": "sources", "SynthError": "errors",
+    "SPLITS": "jointsed.data.synth.generate",
+    "SynthReport": "jointsed.data.synth.generate",
+    "synthesize_dataset": "jointsed.data.synth.generate",
+    "PlacedEvent": "jointsed.data.synth.mixer",
+    "Soundscape": "jointsed.data.synth.mixer",
+    "event_to_background_ratio_db": "jointsed.data.synth.mixer",
+    "mix_soundscape": "jointsed.data.synth.mixer",
+    "raised_cosine_fades": "jointsed.data.synth.mixer",
+    "PRESETS": "jointsed.data.synth.presets",
+    "SynthConfig": "jointsed.data.synth.presets",
+    "resolve_config": "jointsed.data.synth.presets",
+    "FOREGROUND_GENERATORS": "jointsed.data.synth.generators",
+    "background": "jointsed.data.synth.generators",
+    "RecordedSources": "jointsed.data.synth.sources",
+    "SyntheticSources": "jointsed.data.synth.sources",
+    "SynthError": "jointsed.data.synth.errors",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        return getattr(importlib.import_module(f"jointsed.data.synth.{_NAMES[name]}"), name)
-    raise AttributeError(f"module 'jointsed.data.synth' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _NAMES)
 
 
 __all__ = [
