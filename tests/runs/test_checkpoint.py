@@ -47,7 +47,7 @@ def test_lightnings_load_path_refuses_the_payload_too(run, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("reader", ["read_checkpoint", "state_dict", "inference", "workflow", "frame_teacher"])
+@pytest.mark.parametrize("reader", ["read_checkpoint", "state_dict", "inference", "pipeline", "frame_teacher"])
 def test_every_reader_refuses_the_payload(reader, run, tmp_path):
     from jointsed.runs.checkpoint import read_checkpoint as load_checkpoint
     from jointsed.systems import load_system
@@ -59,7 +59,7 @@ def test_every_reader_refuses_the_payload(reader, run, tmp_path):
         "read_checkpoint": lambda: read_checkpoint(evil),
         "state_dict": lambda: read_state_dict(evil),
         "inference": lambda: (load_checkpoint(evil), load_system(evil)),
-        "workflow": lambda: _checkpoint_config(evil),
+        "pipeline": lambda: _checkpoint_config(evil),
         "frame_teacher": lambda: load_frame_teacher(evil, load_recipe(GL_RECIPE, RUN_SETS)),
     }[reader]
     with pytest.raises((CheckpointError, TrainingError), match="best.ckpt"):

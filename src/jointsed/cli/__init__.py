@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import sys
 
 from jointsed import __version__
@@ -57,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args._run(args) or 0)
+    except BrokenPipeError:
+        # the reader of our output went away (``jointsed recipes | head -1``): not an error;
+        # point stdout at devnull so that Python's exit flush does not raise again
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout is not a file (tests, notebooks)
+            pass
+        return 0
     except JointsedError as exc:
         print(f"jointsed {args.command}: error: {exc}", file=sys.stderr)
         return 2
