@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from jointsed.evaluate.io import merge_overlaps
+
 from jointsed.data.annotations import AnnotationError, Event
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.data.label_encoder import LabelEncoder
@@ -45,16 +47,6 @@ def test_decode_runs():
         enc.decode_strong(np.zeros((6, 3), bool), "x.wav")
 
 
-def _union(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[list[float]] = []
-    for on, off in sorted(intervals):
-        if merged and on <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], off)
-        else:
-            merged.append([on, off])
-    return [(a, b) for a, b in merged]
-
-
 def _random_clip(rng, classes, duration, hop):
     """Random events whose per-class unions are separated by clear gaps (> 1.5 frames), so the
     expected decoding (the union, clipped to the clip) is unambiguous."""
@@ -68,7 +60,8 @@ def _random_clip(rng, classes, duration, hop):
         expected = []
         ok = True
         for label in classes:
-            union = _union([(e.onset, e.offset) for e in events if e.event_label == label])
+            labels = [(e.onset, e.offset, label) for e in events if e.event_label == label]
+            union = [(on, off) for on, off, _ in merge_overlaps(labels)[0]]
             gaps = [b[0] - a[1] for a, b in zip(union, union[1:])]
             if any(g < 1.5 * hop for g in gaps):
                 ok = False

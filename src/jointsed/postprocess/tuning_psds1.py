@@ -17,18 +17,8 @@ from jointsed.evaluate.settings import PSDS1
 from jointsed.postprocess.apply import frame_times, median_filter_rows
 from jointsed.postprocess.params import PostProcessingError, PostProcessingParams
 from jointsed.postprocess.tuning_inputs import TIE_EPS, PreparedScores, with_base_value
+from jointsed.evaluate.io import merge_overlaps
 from jointsed.postprocess.tuning_types import TuningGrid
-
-
-def _merge_intervals(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Union of overlapping/touching intervals (sed_scores_eval rejects connected labels)."""
-    merged: list[list[float]] = []
-    for on, off in sorted(intervals):
-        if merged and on <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], off)
-        else:
-            merged.append([on, off])
-    return [(a, b) for a, b in merged]
 
 
 def tune_psds1(
@@ -80,7 +70,8 @@ def tune_psds1(
             per_clip.setdefault(clip, []).append((on, off))
         class_truth: dict[str, list[tuple[float, float, str]]] = {f: [] for f in data.filenames}
         for clip, intervals in per_clip.items():
-            for on, off in _merge_intervals(intervals):
+            # the union of overlapping / touching labels (sed_scores_eval rejects connected ones)
+            for on, off, _ in merge_overlaps([(on, off, classes[c]) for on, off in intervals])[0]:
                 class_truth[data.filenames[clip]].append((on, off, classes[c]))
                 truth[data.filenames[clip]].append((on, off, classes[c]))
         truth_per_class[c] = class_truth
