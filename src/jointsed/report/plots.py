@@ -108,8 +108,10 @@ def training_curves_figure(logs: Sequence[TrainingLog], best_epoch: int | None =
             for log, offset in zip(logs, offsets):
                 if offset > 0:
                     ax.axvline(offset - 0.5, color="#888888", linestyle="--", linewidth=0.8)
+                # clipped: a panel whose curves start at a later stage (e.g. the guided-learning
+                # schedules) must not draw an earlier stage's label outside itself, over its neighbour
                 ax.annotate(log.label or "run", xy=(offset, 1.0), xycoords=("data", "axes fraction"),
-                            xytext=(2, -2), textcoords="offset points", va="top",
+                            xytext=(2, -2), textcoords="offset points", va="top", annotation_clip=True,
                             fontsize=FONT_SIZE - 1, color="#555555")
         if best_epoch is not None and group == "validation" and logs and logs[0].label == "":
             ax.axvline(best_epoch, color="#d62728", linestyle=":", linewidth=1.0, label=f"best epoch ({best_epoch})")
