@@ -75,6 +75,8 @@ def test_joint_recipe_trains_every_phase_on_two_ddp_ranks(learnable_dataset, tmp
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    # the children share the parent's stdout: only rank 0 reports the result
+    assert proc.stdout.count("run folder:") == 1, proc.stdout[-2000:]
     # every phase ran under DDP (2 ranks) and the ranks ended with the same weights, those of the
     # phase's checkpoint
     # steps per rank: frame teacher 12 strong clips / 4 = 3 batches -> 1 per rank (3 // 2);

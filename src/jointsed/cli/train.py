@@ -108,6 +108,7 @@ def _check_out(out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jointsed.training.config import load_recipe
+    from jointsed.training.distributed import is_global_zero
     from jointsed.training.phases import train
     from jointsed.utils.device import check_device
 
@@ -122,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     _check_out(out)
     result = train(config, args.data_root, out, resume=args.resume, progress=not args.no_progress,
                    stage=args.stage, init_checkpoint=args.init, force=args.force)
+    if not is_global_zero():  # with DDP every rank runs this command: rank 0 reports
+        return 0
     if result.metrics.get("best"):
         best = result.metrics["best"]
         summary = {k: round(best[k], 4) for k in ("clip_f1", "event_f1") if k in best}
