@@ -59,6 +59,6 @@ def test_stage_settings():
 
 def test_default_postprocess_uses_the_stored_windows_and_the_recipe_thresholds():
     info, _ = split_meta(OLD_META)
-    params = default_postprocess(info, tag_threshold=0.4, frame_threshold=0.6)
+    params = default_postprocess(info, {"tag_threshold": 0.4, "frame_threshold": 0.6})
     assert params.classes == ["Speech", "Dog"] and params.median_window == [9, 7]
     assert params.tag_threshold == [0.4, 0.4] and params.frame_threshold == [0.6, 0.6]

@@ -12,15 +12,15 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from jointsed import __version__
+from jointsed.config import to_dict
 from jointsed.data.annotations import read_durations_tsv, read_strong_tsv, write_durations_tsv
 from jointsed.data.audio_files import check_audio_files
 from jointsed.pipeline.errors import PipelineError
 from jointsed.pipeline.splits import resolve_split
 from jointsed.runs.checkpoint import checkpoint_identity, read_checkpoint, resolve_checkpoint, run_dir_of
 from jointsed.runs.layout import SCORES_DIR, SCORES_DURATIONS_FILE
-from jointsed.runs.postprocess import default_params
 from jointsed.runs.score_cache import load_raw_scores, save_raw_scores, source_record
-from jointsed.runs.settings import split_meta
+from jointsed.runs.settings import default_postprocess, split_meta
 
 PathLike = str | os.PathLike
 Echo = Optional[Callable[[str], None]]
@@ -136,10 +136,11 @@ def score_split(
     else:
         from jointsed.inference import Detector
 
-        # the model's default post-processing: the detector's own binarisation is not used here,
-        # and a postprocess.json beside the model must not be needed to get raw scores
-        detector = Detector.from_checkpoint(checkpoint, device, postprocess=default_params(checkpoint),
-                                            batch_size=batch_size)
+        # the model's default post-processing (from the checkpoint block already read): the
+        # detector's own binarisation is not used here, and a postprocess.json beside the model
+        # must not be needed to get raw scores
+        detector = Detector.from_checkpoint(checkpoint, device, batch_size=batch_size,
+                                            postprocess=default_postprocess(info, to_dict(config.postprocess)))
         predictions = detector.predict_many([source.audio_dir / name for name in filenames], progress=progress)
         clip_scores = {name: p.clip_scores for name, p in zip(filenames, predictions)}
         frame_scores = {name: p.frame_scores for name, p in zip(filenames, predictions)}

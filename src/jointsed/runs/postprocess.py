@@ -44,8 +44,7 @@ def default_params(run_or_checkpoint: str | os.PathLike) -> PostProcessingParams
     checkpoint file or run folder."""
     block = read_checkpoint(resolve_checkpoint(run_or_checkpoint))["jointsed"]
     info, _ = split_meta(block["meta"])
-    p = block["config"].get("postprocess") or {}
-    return default_postprocess(info, p.get("tag_threshold", 0.5), p.get("frame_threshold", 0.5))
+    return default_postprocess(info, block["config"].get("postprocess") or {})
 
 
 def choose_postprocess(

@@ -183,5 +183,4 @@ class Predictor(nn.Module):
 
     def postprocess_params(self) -> PostProcessingParams:
         """The model's default (Lin) post-processing (as ``SEDSystem.postprocess_params``)."""
-        p = self.config.get("postprocess") or {}
-        return default_postprocess(self.info, p.get("tag_threshold", 0.5), p.get("frame_threshold", 0.5))
+        return default_postprocess(self.info, self.config.get("postprocess") or {})

@@ -116,12 +116,13 @@ def split_meta(meta: Mapping[str, Any], where: str = "meta") -> tuple[ModelInfo,
     return info, phase
 
 
-def default_postprocess(info: ModelInfo, tag_threshold: float = 0.5, frame_threshold: float = 0.5) -> PostProcessingParams:
+def default_postprocess(info: ModelInfo, postprocess: Mapping[str, Any]) -> PostProcessingParams:
     """A model's default post-processing: Lin et al.'s (class-wise median windows from the strong
-    training labels, stored in ``info``) with the recipe's ``postprocess`` thresholds."""
+    training labels, stored in ``info``) with the thresholds of the recipe's ``postprocess``
+    section (as plain data; Lin's 0.5 where absent)."""
     params = lin_default_params(info.classes, info.median_windows)
     n = len(info.classes)
-    params.tag_threshold = [float(tag_threshold)] * n
-    params.frame_threshold = [float(frame_threshold)] * n
+    params.tag_threshold = [float(postprocess.get("tag_threshold", 0.5))] * n
+    params.frame_threshold = [float(postprocess.get("frame_threshold", 0.5))] * n
     params.validate()
     return params

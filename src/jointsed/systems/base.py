@@ -93,7 +93,7 @@ class SEDSystem(pl.LightningModule):
         # focal loss's threshold-free per-class score (DESIGN section 3)
         self._train_clips: list[tuple[Tensor, Tensor, Tensor]] = []
         # loss terms of the current epoch, summed on the device (:meth:`log_step`)
-        self._epoch_terms: dict[str, Tensor] = {}
+        self._epoch_terms: dict[str, Tensor | float] = {}
         self._epoch_clips = 0
         #: validation metrics of the initial (untrained) weights, set by the engine before fitting
         self.untrained_metrics: Optional[dict[str, Any]] = None
@@ -118,8 +118,7 @@ class SEDSystem(pl.LightningModule):
 
     def postprocess_params(self) -> PostProcessingParams:
         """The default (Lin) post-processing of this model."""
-        p = self.config.postprocess
-        return default_postprocess(self.info, p.tag_threshold, p.frame_threshold)
+        return default_postprocess(self.info, to_dict(self.config.postprocess))
 
     # ----- budget ------------------------------------------------------------------------------
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -147,15 +146,15 @@ class SEDSystem(pl.LightningModule):
             torch.distributed.broadcast(buf, src=0)
 
     def on_train_epoch_end(self) -> None:
-        rows = [r.cpu() for _, _, r in self._train_clips]
-        if self.focal is not None and any(bool(r.any()) for r in rows):
-            # F_c of the adaptive focal loss: per-class average precision of the clip scores of the
-            # labelled training clips of this epoch (threshold-free, never the validation set).
-            # Rank 0's estimate is then broadcast with the other buffers.
-            scores = torch.cat([c.cpu()[r] for (c, _, _), r in zip(self._train_clips, rows)]).numpy()
-            targets = torch.cat([t.cpu()[r] for (_, t, _), r in zip(self._train_clips, rows)]).numpy()
-            self.focal.update(average_precision_per_class(scores, targets))
-            self.log("train/afl_mean_score", float(self.focal.running_score.mean()), on_step=False, on_epoch=True)
+        if self.focal is not None and self._train_clips:
+            scores, targets, rows = (torch.cat(parts).cpu() for parts in zip(*self._train_clips))
+            if bool(rows.any()):
+                # F_c of the adaptive focal loss: per-class average precision of the clip scores of
+                # the labelled training clips of this epoch (threshold-free, never the validation
+                # set). Rank 0's estimate is then broadcast with the other buffers.
+                self.focal.update(average_precision_per_class(scores[rows].numpy(), targets[rows].numpy()))
+                self.log("train/afl_mean_score", float(self.focal.running_score.mean()), on_step=False,
+                         on_epoch=True)
         self._train_clips = []
         self._log_epoch_terms()
         self._broadcast_buffers()
@@ -180,9 +179,9 @@ class SEDSystem(pl.LightningModule):
         """
         self.log("loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=batch_size)
         for name, value in terms.items():
-            value = value.detach().float() if isinstance(value, Tensor) else torch.tensor(float(value))
-            weighted = value.to(total.device) * batch_size
-            self._epoch_terms[name] = weighted if name not in self._epoch_terms else self._epoch_terms[name] + weighted
+            # tensors stay on their device, plain numbers (schedules) on the host: no copy per step
+            value = value.detach().float() if isinstance(value, Tensor) else float(value)
+            self._epoch_terms[name] = self._epoch_terms.get(name, 0.0) + value * batch_size
         self._epoch_clips += batch_size
 
     def _log_epoch_terms(self) -> None:
