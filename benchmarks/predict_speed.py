@@ -10,7 +10,9 @@ PS widths, distillation adapters; random weights: speed does not depend on them)
 - ``jointsed predict MODEL FILE --out OUT --no-progress`` (the whole command: start-up, checkpoint,
   streaming decode / resample / log-mel, the networks, post-processing, TSV), with the default
   half-clip window hop and with ``--window-hop 10`` (no overlap);
-- the same two with ``JOINTSED_REFERENCE_PREDICT=1``: the reference path (both networks on every
+- the same two with ``--precision bf16`` (the convolutions in bfloat16: oneDNN's AMX kernels
+  where the CPU has them; the JSON records the CPU's bfloat16 / AMX flags);
+- the fp32 two with ``JOINTSED_REFERENCE_PREDICT=1``: the reference path (both networks on every
   window, as in training), i.e. the figure before the fast path, in the same conditions.
 
 The commands run round robin (repeat 1 of every command, then repeat 2, ...), so that a change
@@ -99,7 +101,18 @@ def timed(cmd: list[str], env: dict) -> tuple[float, int | None]:
     return wall, (rss[0] if rss else None)
 
 
-def profile_predict(checkpoint: Path, audio: Path, hop: int | None, reference: bool) -> dict[str, float]:
+def cpu_bf16_flags() -> list[str]:
+    """The CPU's bfloat16 / AMX instruction flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return sorted(f for f in flags if "bf16" in f or f.startswith("amx"))
+
+
+def profile_predict(checkpoint: Path, audio: Path, hop: int | None, reference: bool,
+                    precision: str = "fp32") -> dict[str, float]:
     """Where one in-process ``Detector.predict`` spends its time (seconds): decode + resample,
     log-mel, each network, the rest (window cutting, stitching, post-processing). Start-up is
     the ``import jointsed.inference`` row; the checkpoint load is timed here too."""
@@ -139,7 +152,7 @@ def profile_predict(checkpoint: Path, audio: Path, hop: int | None, reference: b
     stream.stream_mono = timed_gen(originals[0], "decode + mix + resample")
     stream.waveform_to_logmel = timed_call(originals[1], "log-mel front-end")
     t0 = time.perf_counter()
-    detector = Detector.from_checkpoint(checkpoint, window_hop=hop)
+    detector = Detector.from_checkpoint(checkpoint, window_hop=hop, precision=precision)
     add("checkpoint load + network build", time.perf_counter() - t0)
     system = detector.system
     system.fast = not reference
@@ -179,14 +192,17 @@ def main() -> None:
         if args.profile:
             torch.set_num_threads(args.threads)
             runs: dict[str, list[dict]] = {}
-            for _ in range(args.repeats):  # round robin over the four, repeated
-                for reference in (False, True):
-                    for hop in (None, 500):
-                        key = f"{'reference' if reference else 'fast'} path, window hop {'half clip' if hop is None else '10 s'}"
-                        load = os.getloadavg()[0]
-                        spent = profile_predict(tmp / "joint_full.ckpt", audio, hop, reference)
-                        runs.setdefault(key, []).append({"load_average_1min_at_start": load, **spent})
-                        print(key, json.dumps({k: round(v, 2) for k, v in runs[key][-1].items()}), flush=True)
+            cases = [(reference, hop, "fp32") for reference in (False, True) for hop in (None, 500)]
+            cases += [(False, hop, "bf16") for hop in (None, 500)]
+            for _ in range(args.repeats):  # round robin over the cases, repeated
+                for reference, hop, precision in cases:
+                    path = "reference" if reference else "fast"
+                    key = (f"{path} path, window hop {'half clip' if hop is None else '10 s'}"
+                           + (f", {precision}" if precision != "fp32" else ""))
+                    load = os.getloadavg()[0]
+                    spent = profile_predict(tmp / "joint_full.ckpt", audio, hop, reference, precision)
+                    runs.setdefault(key, []).append({"load_average_1min_at_start": load, **spent})
+                    print(key, json.dumps({k: round(v, 2) for k, v in runs[key][-1].items()}), flush=True)
             # the run with the smallest total: the least disturbed by other work on the machine
             table = {key: {"fastest_run": min(rs, key=lambda r: r["predict total (no start-up)"]), "all_runs": rs}
                      for key, rs in runs.items()}
@@ -195,7 +211,7 @@ def main() -> None:
             atomic_write_json(args.out.with_name(f"predict_profile_cpu_{args.threads}threads.json"), {
                 "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
                 "threads": args.threads, "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                "model": model, "audio_minutes": args.minutes, "seconds": table})
+                "cpu_bf16_flags": cpu_bf16_flags(), "model": model, "audio_minutes": args.minutes, "seconds": table})
             return
         predict = [sys.executable, "-c", RUN_CLI, "predict", str(tmp / "joint_full.ckpt"), str(audio),
                    "--out", str(tmp / "out.tsv"), "--no-progress", "--force"]
@@ -206,6 +222,9 @@ def main() -> None:
             "jointsed predict": (predict, env),
             # windows without overlap: half the network work (frame scores no longer averaged)
             "jointsed predict --window-hop 10": (predict + ["--window-hop", "10"], env),
+            "jointsed predict --precision bf16": (predict + ["--precision", "bf16"], env),
+            "jointsed predict --window-hop 10 --precision bf16":
+                (predict + ["--window-hop", "10", "--precision", "bf16"], env),
             # the reference path (every window through both networks as in training): the
             # figure before the fast path, measured in the same conditions
             "jointsed predict [reference path]": (predict, reference),
@@ -241,12 +260,14 @@ def main() -> None:
                    if "real_time_factor" in row else "") +
                   f"   (load {', '.join(f'{l:.1f}' for l in row['load_average_1min_at_start'])})", flush=True)
     load_after = os.getloadavg()
-    print(f"\nCPU: {platform.processor() or 'cpu'}, {os.cpu_count()} cores, {args.threads} threads; load average "
+    print(f"\nCPU: {platform.processor() or 'cpu'} ({' '.join(cpu_bf16_flags()) or 'no bf16 / AMX flags'}), "
+          f"{os.cpu_count()} cores, {args.threads} threads; load average "
           f"before {load_before[0]:.2f} / after {load_after[0]:.2f}; torch {torch.__version__}")
     atomic_write_json(args.out, {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
         "threads": args.threads, "load_average_before": list(load_before), "load_average_after": list(load_after),
+        "cpu_bf16_flags": cpu_bf16_flags(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "model": model, "audio": {"minutes": args.minutes, "sample_rate": 44100, "channels": 2, "format": "wav PCM_16"},
         "results": rows,

@@ -27,7 +27,7 @@ from jointsed.audio.io import fix_length, load_audio
 from jointsed.audio.stream import StreamInfo, stream_logmel_windows
 from jointsed.inference import Detector, _window_starts
 from jointsed.systems import load_system
-from jointsed.runs.checkpoint import read_checkpoint
+from jointsed.runs.checkpoint import CheckpointError, read_checkpoint
 from jointsed.runs.predictor import Predictor
 from jointsed.training.config import load_recipe
 from jointsed.training.phases import frame_teacher_config
@@ -99,6 +99,41 @@ def test_predictor_scores_equal_the_lightning_system(which, tmp_path):
         e_clip, _ = system.predict_scores(features)
         o_clip, _ = other.predict_scores(features)
     assert torch.equal(e_clip, o_clip) and not torch.equal(e_clip, expected[0])
+
+
+@pytest.mark.parametrize("which", ["guided_learning", "mean_teacher"])
+def test_bf16_precision_stays_near_fp32(which, tmp_path):
+    """``precision="bf16"``: the fast path (guided-learning CNNs) and torch.autocast (the CRNN)
+    give float32 scores within bfloat16's rounding of the fp32 ones; a wrong name is refused."""
+    path = _systems(tmp_path)[which]
+    fp32 = Detector.from_checkpoint(path).system
+    bf16 = Detector.from_checkpoint(path, precision="bf16").system
+    windows = torch.randn(4, fp32.info.n_frames, fp32.feature_mean.numel()) * 4 - 8
+    starts = [0, 100, 200, 300]
+    for scores in (lambda p: p.window_scores(windows, starts), lambda p: p.predict_scores(windows)):
+        ref, got = scores(fp32), scores(bf16)
+        for r, g in zip(ref, got):
+            assert g.dtype == torch.float32 and g.shape == r.shape and r.std() > 1e-3
+            assert 0 < (g - r).abs().max() < 0.03  # measured up to ~5e-3
+    with pytest.raises(CheckpointError, match="precision 'fp16': choose one of fp32, bf16"):
+        Detector.from_checkpoint(path, precision="fp16")
+
+
+def test_bf16_on_a_cpu_without_bfloat16_instructions_warns(tmp_path, monkeypatch):
+    path = _systems(tmp_path)["guided_learning"]
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    with pytest.warns(RuntimeWarning, match="no bfloat16 instructions"):
+        Detector.from_checkpoint(path, precision="bf16")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Detector.from_checkpoint(path)  # fp32: nothing to say
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Detector.from_checkpoint(path, precision="bf16")  # AMX: fast
 
 
 def test_systems_write_the_block_the_reader_reads(tmp_path):

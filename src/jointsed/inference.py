@@ -44,6 +44,7 @@ training and analysis) is :func:`jointsed.systems.load_system`.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Literal, Optional, Sequence, Union
@@ -64,6 +65,7 @@ from jointsed.postprocess.params import PostProcessingParams
 from jointsed.runs.checkpoint import CheckpointError, read_checkpoint, resolve_checkpoint
 from jointsed.runs.postprocess import choose_postprocess
 from jointsed.runs.predictor import Predictor, PredictorError
+from jointsed.runs.precision import DEFAULT_PRECISION, slow_warning
 
 if TYPE_CHECKING:  # a trained Lightning system may be given; this module never imports Lightning
     from jointsed.systems.base import SEDSystem
@@ -153,6 +155,7 @@ class Detector:
         window_hop: Optional[int] = None,
         batch_size: int = 16,
         stream_above: float = 60.0,
+        precision: str = DEFAULT_PRECISION,
     ) -> "Detector":
         """Load a checkpoint file or a run folder (``checkpoints/best.ckpt``, else ``last.ckpt``).
 
@@ -165,13 +168,19 @@ class Detector:
                 PS "student") gives clip and frame scores (default: the recipe's, PT and PS).
             predict_with: mean teacher: "student" or "teacher" (EMA).
             window_hop, batch_size, stream_above: see the class.
+            precision: the networks' arithmetic, "fp32" or "bf16" (:mod:`jointsed.runs.precision`:
+                bf16 is faster on CPUs with AMX and on GPUs, and moves scores by ~1e-3).
         """
         checkpoint = resolve_checkpoint(path)
         try:
             system = Predictor(read_checkpoint(checkpoint), clip_scores_from=clip_scores_from,
-                               frame_scores_from=frame_scores_from, predict_with=predict_with).to(device)
+                               frame_scores_from=frame_scores_from, predict_with=predict_with,
+                               precision=precision).to(device)
         except PredictorError as exc:
             raise CheckpointError(f"{checkpoint}: {exc}") from None
+        slow = slow_warning(precision, system.feature_mean.device)
+        if slow is not None:
+            warnings.warn(slow, RuntimeWarning, stacklevel=2)
         params, file, source = choose_postprocess(checkpoint, system.classes, postprocess,
                                                   default=system.postprocess_params())
         source = str(file) if file is not None else source

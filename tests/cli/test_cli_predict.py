@@ -3,10 +3,14 @@ synth -> train -> predict -> evaluate through the command line."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from helpers import GL_RECIPE, tone_file
 from jointsed.cli import main as cli_main
 from jointsed.data.annotations import read_strong_tsv
 from jointsed.evaluate.io import read_frame_scores
+from jointsed.inference import Detector
+from jointsed.postprocess.apply import postprocess_frame_scores
 from jointsed.training.config import load_recipe
 
 
@@ -31,6 +35,22 @@ def test_cli_predict_writes_events_and_frame_scores(gl_model, tmp_path):
     assert cli_main(["predict", str(gl_model), str(a), "--out", str(out), "--scores", str(scores)]) == 2
     assert cli_main(["predict", str(gl_model), str(b), "--out", str(out), "--scores", str(scores), "--force",
                      "--no-progress"]) == 0
+    # --scores holds what the evaluation scores (gated, median-filtered); --raw-scores the
+    # networks' probabilities
+    detector = Detector.from_checkpoint(gl_model)
+    pred = detector.predict(a)
+    np.testing.assert_allclose(frames["a"].iloc[:, 2:].to_numpy(), postprocess_frame_scores(
+        pred.clip_scores, pred.frame_scores, detector.params), atol=1e-6)
+    raw = {}
+    for precision in ("fp32", "bf16"):
+        assert cli_main(["predict", str(gl_model), str(a), "--out", str(tmp_path / f"{precision}.tsv"),
+                         "--scores", str(tmp_path / precision), "--raw-scores", "--precision", precision,
+                         "--no-progress"]) == 0
+        raw[precision] = read_frame_scores(tmp_path / precision)["a"].iloc[:, 2:].to_numpy()
+    np.testing.assert_allclose(raw["fp32"], pred.frame_scores, atol=1e-6)
+    assert not np.allclose(raw["fp32"], frames["a"].iloc[:, 2:].to_numpy())  # the gating / filter applied
+    # --precision bf16: scores within bfloat16's rounding
+    assert 0 < np.abs(raw["bf16"] - raw["fp32"]).max() < 0.03
 
 
 def test_synthesized_dataset_train_predict_evaluate(tiny_dataset, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib.image
 import numpy as np
 
 from jointsed.report.training_logs import read_training_logs

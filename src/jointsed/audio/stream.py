@@ -109,7 +109,7 @@ def stream_logmel_windows(
         done = upto
 
     def window_at(start: int) -> np.ndarray:
-        nonlocal feats, f0
+        nonlocal feats
         held = np.concatenate(feats) if len(feats) > 1 else feats[0]
         feats = [held]
         return held[start - f0 : start - f0 + window].copy()

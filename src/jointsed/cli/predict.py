@@ -5,7 +5,10 @@
 Files of any length (longer files: sliding windows), format, channel count and sample rate.
 Writes a DESED event table (``filename onset offset event_label``; files without events get an
 empty row) and, with ``--scores``, one sed_scores_eval frame-score file per clip (readable by
-``jointsed evaluate``). Post-processing: ``postprocess.json`` next to the checkpoint if present
+``jointsed evaluate``): the score-level post-processing applied (classes whose clip score is
+below their tag threshold zeroed, median filter), as ``jointsed evaluate --run`` scores a split,
+so that the PSDS of these files is the PSDS of the evaluated run; ``--raw-scores``: the
+networks' probabilities. Post-processing: ``postprocess.json`` next to the checkpoint if present
 (``jointsed tune``), else Lin et al.'s defaults stored in the checkpoint.
 """
 
@@ -14,6 +17,8 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+
+from jointsed.runs.precision import DEFAULT_PRECISION, PRECISIONS
 
 HELP = "Detect sound events in audio files with a trained model (run folder or checkpoint)."
 
@@ -24,13 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("audio", nargs="+", type=Path, metavar="AUDIO",
                         help="audio files and/or folders (audio files directly inside)")
     parser.add_argument("--out", required=True, type=Path, metavar="TSV", help="event table to write")
-    parser.add_argument("--scores", type=Path, metavar="DIR", help="also write frame scores (sed_scores_eval)")
+    parser.add_argument("--scores", type=Path, metavar="DIR",
+                        help="also write frame scores (sed_scores_eval): gated by the clip tags and median-filtered, "
+                             "the scores jointsed evaluate --run computes PSDS from")
+    parser.add_argument("--raw-scores", action="store_true",
+                        help="--scores: the networks' frame probabilities instead (no gating, no median filter)")
     parser.add_argument("--postprocess", type=Path, metavar="JSON",
                         help="post-processing parameters (default: postprocess.json beside the model, else Lin's)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=16, metavar="N", help="windows per forward pass")
     parser.add_argument("--window-hop", type=float, metavar="SECONDS",
                         help="hop between the analysis windows of long files (default: half a clip)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                        help="the networks' arithmetic: bf16 is several times faster on CPUs with AMX (Xeon 4th "
+                             "gen+) and on GPUs, and moves scores by ~1e-3 (docs/quickstart.md) "
+                             f"(default: {DEFAULT_PRECISION})")
     parser.add_argument("--clip-scores-from", choices=("teacher", "student"),
                         help="guided learning: network giving clip scores (default: teacher / PT)")
     parser.add_argument("--frame-scores-from", choices=("teacher", "student"),
@@ -104,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     detector = Detector.from_checkpoint(
         args.model, device=args.device, postprocess=args.postprocess,
         clip_scores_from=args.clip_scores_from, frame_scores_from=args.frame_scores_from,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size, precision=args.precision,
     )
     if args.window_hop is not None:
         hop = int(round(args.window_hop / detector.frame_hop))  # finite and > 0: _check_numbers
@@ -118,7 +131,14 @@ def run(args: argparse.Namespace) -> int:
     empty = [p.filename for p in predictions if not p.events]
     write_strong_tsv(args.out, events, empty_files=empty)
     if args.scores is not None:
-        write_frame_scores(args.scores, {p.filename: p.frame_scores for p in predictions},
+        from jointsed.postprocess.apply import postprocess_frame_scores
+
+        def written(p):  # as the evaluation pipeline scores a split (pipeline.evaluation)
+            if args.raw_scores:
+                return p.frame_scores
+            return postprocess_frame_scores(p.clip_scores, p.frame_scores, detector.params).astype("float32")
+
+        write_frame_scores(args.scores, {p.filename: written(p) for p in predictions},
                            detector.frame_hop, detector.classes, overwrite=args.force)
         mark_owned(args.scores, "predict --scores")  # lets a later --force replace this folder
     print(f"{len(events)} events in {len(predictions)} files -> {args.out} "

@@ -13,6 +13,12 @@ eval mode, equal up to float round-off (tests/models/test_fast.py: ~1e-6), faste
   ~10 ms per 10-s window instead of 45 ms. Chunking in time is exact: the input is zero-padded once
   ("same" padding) and each chunk sees the same samples.
 
+With ``dtype=torch.bfloat16`` (``jointsed predict --precision bf16``) the convolutions run in
+bfloat16 on channels-last tensors (oneDNN's AMX kernels on Xeon CPUs that have them, tensor cores
+on GPUs) and the head (projection, pooling) in float32. That is NOT equal up to round-off:
+bfloat16 keeps 8 significant bits, so scores move by ~1e-3 and an event whose score sits on a
+threshold can flip; docs/quickstart.md gives the measured effect on detections and the speed.
+
 :func:`frame_halo` says whether a network's frame output is *time-local* (no time pooling,
 no per-clip input normalisation): then frame ``t`` depends only on input frames
 ``[t - left, t + right]`` and the frames of overlapping windows can be computed once over
@@ -72,13 +78,21 @@ class FoldedCNN(nn.Module):
     are not seen: build it from the final, loaded network).
 
     Forward: ``x: (B, T, F)`` (normalised log-mel, as the network's input) ->
-    ``(clip (B, C), frame (B, T, C))`` probabilities.
+    ``(clip (B, C), frame (B, T, C))`` float32 probabilities.
+
+    Args:
+        net: the network, in eval mode.
+        dtype: ``torch.float32`` (equal to ``net`` up to round-off) or ``torch.bfloat16`` (the
+            convolutions in bfloat16, channels-last; see the module docstring).
     """
 
-    def __init__(self, net: GuidedLearningCNN) -> None:
+    def __init__(self, net: GuidedLearningCNN, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         if net.training:
             raise ValueError("FoldedCNN folds eval-mode batch norm: call net.eval() first")
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"FoldedCNN computes in float32 or bfloat16, not {dtype}")
+        self.dtype = dtype
         self.n_mels = net.n_mels
         self.time_pooling = net.time_pooling
         self.input_norm = net.input_norm
@@ -99,6 +113,9 @@ class FoldedCNN(nn.Module):
                 weight = (conv.weight.detach() * scale[:, None, None, None]).contiguous()
                 bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
                 bias = ((bias - bn.running_mean) * scale + bn.bias.detach()).contiguous()
+                if dtype != torch.float32:  # reduced precision: channels-last weights too
+                    weight = weight.to(dtype).contiguous(memory_format=torch.channels_last)
+                    bias = bias.to(dtype)
                 params += [weight, bias]
                 layers.append((weight, bias, tuple(conv.kernel_size)))
             self._layers.append(layers)
@@ -146,9 +163,39 @@ class FoldedCNN(nn.Module):
                 for s in range(0, t, step)]
         return torch.cat(outs, dim=2)
 
+    @staticmethod
+    def _pool_relu_channels_last(h: Tensor, pool: tuple[int, int]) -> Tensor:
+        """:meth:`_pool_relu` of a channels-last ``h``: its frequency pool reduces the dimension
+        next to the channels, so the channels stay contiguous (max_pool2d with indices was ~30 %
+        of the bfloat16 PS's time)."""
+        pt, pf = pool
+        b, c, t, f = h.shape
+        if pool != (1, 1):
+            if pt == 1 and f % pf == 0:
+                h = h.permute(0, 2, 3, 1).view(b, t, f // pf, pf, c).amax(3).permute(0, 3, 1, 2)
+            else:
+                h = F.max_pool2d(h, pool)
+        return torch.relu_(h)
+
+    def _forward_reduced(self, h: Tensor) -> Tensor:
+        """The convolution blocks in ``self.dtype`` on channels-last tensors; float32 out."""
+        h = h.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        for layers, pool in zip(self._layers, self.pools):
+            for i, (weight, bias, kernel) in enumerate(layers):
+                pads = _same_pads(kernel)
+                if pads[0] == pads[1] and pads[2] == pads[3]:
+                    h = F.conv2d(h, weight, bias, padding=(pads[2], pads[0]))
+                else:
+                    h = F.conv2d(F.pad(h, pads), weight, bias)
+                h = self._pool_relu_channels_last(h, pool if i == len(layers) - 1 else (1, 1))
+        return h.float()
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         n_frames = x.shape[1]
         h = pad_time(self.input_norm(x), self.time_pooling).unsqueeze(1)  # (B, 1, T_pad, F)
+        if self.dtype != torch.float32:
+            out = self.pooling(self.projection(flatten_frames(self._forward_reduced(h))))
+            return out.clip_probs, upsample_frames(out.frame_probs, self.time_pooling, n_frames)
         for layers, pool in zip(self._layers, self.pools):
             for i, (weight, bias, kernel) in enumerate(layers):
                 h = self._conv(h, weight, bias, kernel, pool if i == len(layers) - 1 else None)

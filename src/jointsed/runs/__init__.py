@@ -8,7 +8,8 @@
   files derived from a model;
 - :mod:`.score_cache`: raw scores of a split, kept for reuse;
 - :mod:`.postprocess`: which post-processing a model uses;
-- :mod:`.predictor`: the predicting network without Lightning.
+- :mod:`.predictor`: the predicting network without Lightning;
+- :mod:`.precision`: the inference precisions (``fp32``, ``bf16``).
 
 See docs/architecture.md.
 """

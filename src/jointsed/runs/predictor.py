@@ -27,6 +27,11 @@ no time pooling, 5 + 5 frames of context) and the windows overlap, its frames ar
 over the windows' union instead of once per window, plus the few frames at each window's edges
 (where the window's zero padding changes them) from short crops. At the default half-clip hop
 that halves the PS's work, which is ~90 % of ``jointsed predict``'s compute.
+
+``precision="bf16"`` (``jointsed predict --precision bf16``) runs the networks in bfloat16: the
+guided-learning CNNs' convolutions on the fast path (:class:`~jointsed.models.fast.FoldedCNN`), any
+other network under ``torch.autocast``. Not equal up to round-off (8 significant bits): fast on
+CPUs with AMX and on GPUs; docs/quickstart.md gives its measured effect on detections.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from torch import Tensor, nn
 from jointsed.errors import JointsedError
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.models.networks import SYSTEM_NETWORKS, build_network
+from jointsed.runs.precision import DEFAULT_PRECISION, compute_dtype
 from jointsed.runs.settings import ModelInfo, default_postprocess, split_meta
 
 Role = Literal["teacher", "student"]
@@ -82,11 +88,18 @@ class Predictor(nn.Module):
         checkpoint: a checkpoint dict as read by :func:`jointsed.runs.checkpoint.read_checkpoint`.
         clip_scores_from, frame_scores_from: guided learning: override the recipe's networks.
         predict_with: mean teacher: "student" or "teacher" (EMA), overriding the recipe.
+        precision: "fp32" (default) or "bf16" (:mod:`jointsed.runs.precision`).
     """
 
     def __init__(self, checkpoint: Mapping[str, Any], clip_scores_from: Optional[Role] = None,
-                 frame_scores_from: Optional[Role] = None, predict_with: Optional[str] = None) -> None:
+                 frame_scores_from: Optional[Role] = None, predict_with: Optional[str] = None,
+                 precision: str = DEFAULT_PRECISION) -> None:
         super().__init__()
+        try:
+            self.dtype = compute_dtype(precision)
+        except ValueError as exc:
+            raise PredictorError(str(exc)) from None
+        self.precision = precision
         self.fast = os.environ.get("JOINTSED_REFERENCE_PREDICT", "") not in ("1", "true", "yes")
         block = checkpoint["jointsed"]
         config = block["config"]
@@ -133,7 +146,9 @@ class Predictor(nn.Module):
     def predict_scores(self, features: Tensor) -> tuple[Tensor, Tensor]:
         """Raw log-mel ``(B, T, F)`` -> ``(clip (B, C), frame (B, T, C))`` float32 probabilities."""
         x = self.normalize(features)
-        outputs = {name: self.nets[name](x) for name in {self._clip_net, self._frame_net}}
+        reduced = self.dtype != torch.float32
+        with torch.autocast(x.device.type, dtype=self.dtype, enabled=reduced):
+            outputs = {name: self.nets[name](x) for name in {self._clip_net, self._frame_net}}
         return outputs[self._clip_net].clip.float(), outputs[self._frame_net].frame.float()
 
     forward = predict_scores
@@ -147,9 +162,9 @@ class Predictor(nn.Module):
 
         cache = self.__dict__.setdefault("_fast_nets", {})  # not a submodule: not in state_dict
         net = self.nets[name]
-        key = (name, self.feature_mean.device)
+        key = (name, self.feature_mean.device, self.dtype)
         if key not in cache:
-            cache[key] = FoldedCNN(net.eval()) if isinstance(net, GuidedLearningCNN) else None
+            cache[key] = FoldedCNN(net.eval(), self.dtype) if isinstance(net, GuidedLearningCNN) else None
         return cache[key]
 
     @torch.inference_mode()
