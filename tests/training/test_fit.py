@@ -80,6 +80,20 @@ def test_training_learns(which, request, learnable_dataset):
     assert result.metrics["best"]["clip_f1"] > trivial + 0.05, (result.metrics["best"]["clip_f1"], trivial)
 
 
+@pytest.mark.parametrize("recipe,tiny", [(GL_RECIPE, TINY_GL), (MT_RECIPE, TINY_MT)])
+def test_bf16_mixed_precision_trains_with_gradient_clipping(recipe, tiny, learnable_dataset, tmp_path):
+    """``trainer.precision=bf16-mixed`` (``--precision bf16-mixed``: GPUs, CPUs with AMX) with
+    gradient clipping. Lightning's mixed-precision plugin refuses to clip for an optimizer that
+    unscales its gradients itself (fused Adam), so the systems take the multi-tensor Adam there."""
+    run = tmp_path / "run"
+    _train(recipe, tiny + SHORT + ["trainer.precision=bf16-mixed", "trainer.gradient_clip_val=1.0",
+                                   "trainer.max_epochs=3"], learnable_dataset, run)
+    losses = _epoch_losses(run)
+    assert len(losses) == 3 and np.isfinite(losses).all() and losses[-1] < losses[0], losses
+    state = state_of(run / "checkpoints" / "last.ckpt")
+    assert all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point())
+
+
 def test_run_folder_layout(gl_run):
     run, result = gl_run
     for rel in ("config.yaml", "checkpoints/best.ckpt", "checkpoints/last.ckpt", "metrics.json",

@@ -50,14 +50,17 @@ def _no_autocast(device_type: str):
         return nullcontext()
 
 
-def adam(params: list[Tensor], **options: Any) -> torch.optim.Adam:
+def adam(params: list[Tensor], fused: bool = True, **options: Any) -> torch.optim.Adam:
     """Adam with the fused implementation (one kernel for every parameter: ~7x faster than the
     per-parameter loop for our ~60 small tensors on CPU, and the recommended path on CUDA; equal
-    to it up to float rounding), else the multi-tensor one where fused is not available."""
-    try:
-        return torch.optim.Adam(params, fused=True, **options)
-    except (RuntimeError, ValueError):  # a device or dtype without a fused kernel
-        return torch.optim.Adam(params, foreach=True, **options)
+    to it up to float rounding), else (``fused=False``, or a device or dtype without a fused
+    kernel) the multi-tensor one."""
+    if fused:
+        try:
+            return torch.optim.Adam(params, fused=True, **options)
+        except (RuntimeError, ValueError):  # a device or dtype without a fused kernel
+            pass
+    return torch.optim.Adam(params, foreach=True, **options)
 
 
 class SEDSystem(pl.LightningModule):
@@ -213,7 +216,11 @@ class SEDSystem(pl.LightningModule):
     def configure_optimizers(self):
         o = self.config.optimizer
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = adam(params, lr=o.lr * self.lr_factor(), betas=tuple(o.betas), eps=o.eps,
+        # Lightning's mixed-precision plugin refuses gradient clipping with an optimizer that
+        # unscales gradients itself (fused Adam), even for bf16, which has no scaler
+        trainer = self._trainer
+        mixed = trainer is not None and str(trainer.precision).endswith("-mixed")
+        optimizer = adam(params, fused=not mixed, lr=o.lr * self.lr_factor(), betas=tuple(o.betas), eps=o.eps,
                          weight_decay=o.weight_decay)
         if o.scheduler == "step":
             sched = torch.optim.lr_scheduler.StepLR(optimizer, step_size=o.step_epochs, gamma=o.gamma)
