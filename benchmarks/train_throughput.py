@@ -274,7 +274,8 @@ def main() -> None:
     parser.add_argument("--precision", default="32-true", help="e.g. 32-true, 16-mixed, bf16-mixed")
     parser.add_argument("--on-accelerator", action="store_true", help="keep the training features on the GPU")
     parser.add_argument("--systems", default="guided_learning,mean_teacher")
-    parser.add_argument("--recipes", default="cpu,full", help="cpu, full or both")
+    parser.add_argument("--recipes", default="cpu,full", choices=("cpu", "full", "cpu,full"),
+                        help="recipe sizes: cpu, full or both (cpu,full; the default)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 20 cpu recipe, 3 full on CPU, 50 on GPU)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed first steps (default 2, 1 for full on CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")

@@ -172,7 +172,7 @@ class FoldedCNN(nn.Module):
         b, c, t, f = h.shape
         if pool != (1, 1):
             if pt == 1 and f % pf == 0:
-                h = h.permute(0, 2, 3, 1).view(b, t, f // pf, pf, c).amax(3).permute(0, 3, 1, 2)
+                h = h.permute(0, 2, 3, 1).reshape(b, t, f // pf, pf, c).amax(3).permute(0, 3, 1, 2)
             else:
                 h = F.max_pool2d(h, pool)
         return torch.relu_(h)
