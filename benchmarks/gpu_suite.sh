@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The GPU measurements of issue 10 in one prepared run (about 6-8 minutes on an H100/H200):
+# The GPU measurements of issue 10 in one prepared run (about 7-9 minutes on an H100/H200):
 #
 #   1. training throughput of the FULL recipes (guided learning, CRNN mean teacher), features
 #      kept on the GPU, fp32 and bf16-mixed (clips/s of 50 timed steps after 5 warm-up steps);
 #   2. a profile of the full guided-learning recipe's steps (cProfile: Python / Lightning time per
 #      step; torch.profiler: kernels, host->device copies), bf16-mixed;
 #   3. epoch time WITH validation: one DESED-size epoch (18,035 random clips) plus a 1,168-clip
-#      validation pass, both systems, bf16-mixed (2 epochs; the second is the one to quote).
+#      validation pass, both systems, bf16-mixed (2 epochs; the second is the one to quote);
+#   4. jointsed predict of a 10-minute file on the GPU, fp32 and --precision bf16 (~1 min).
 #
 #   OUT=/path/to/results bash benchmarks/gpu_suite.sh        # default OUT: benchmarks/results/gpu
 #
@@ -46,6 +47,9 @@ step "profile guided learning bf16-mixed" 120 "$PY" "$BENCH" "${COMMON[@]}" --pr
     --systems guided_learning --steps 30 --profile "$OUT/profile_gpu" --out "$OUT/profile_gpu.json"
 step "epoch with validation bf16-mixed" 240 "$PY" "$BENCH" "${COMMON[@]}" --precision bf16-mixed \
     --epoch --epochs 2 --out "$OUT/epoch_gpu_bf16mixed.json"
+
+step "predict on the GPU" 120 "$PY" benchmarks/predict_speed.py --device cuda --no-reference --repeats 2 \
+    --out "$OUT/predict_speed_gpu.json"
 
 echo "results in $OUT:" | tee -a "$LOG"
 ls -l "$OUT" | tee -a "$LOG"

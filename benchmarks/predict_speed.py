@@ -20,6 +20,7 @@ of load hits them alike; the JSON keeps the 1-minute load average at the start o
 
     python benchmarks/predict_speed.py                   # 2 threads, 10-minute file, 3 repeats
     python benchmarks/predict_speed.py --threads 1 --minutes 60
+    python benchmarks/predict_speed.py --device cuda --no-reference --out benchmarks/results/predict_speed_gpu.json
 
 Prints a table and saves JSON (date, torch version, load average before/after, CPU count, the
 exact commands) to ``benchmarks/results/predict_speed_cpu.json``. Timings on a loaded machine
@@ -175,10 +176,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the test file")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each command (the median is reported)")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference-path rows")
+    parser.add_argument("--device", default="cpu", help="jointsed predict --device (default cpu; e.g. cuda)")
     parser.add_argument("--profile", action="store_true",
                         help="instead: where one predict's time goes, fast and reference path (in-process)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "predict_speed_cpu.json")
     args = parser.parse_args()
+    if args.profile and args.device != "cpu":
+        parser.error("--profile times the CPU path only (drop --device)")
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads),
                PYTHONWARNINGS="ignore")
@@ -214,7 +218,7 @@ def main() -> None:
                 "cpu_bf16_flags": cpu_bf16_flags(), "model": model, "audio_minutes": args.minutes, "seconds": table})
             return
         predict = [sys.executable, "-c", RUN_CLI, "predict", str(tmp / "joint_full.ckpt"), str(audio),
-                   "--out", str(tmp / "out.tsv"), "--no-progress", "--force"]
+                   "--out", str(tmp / "out.tsv"), "--no-progress", "--force", "--device", args.device]
         reference = dict(env, JOINTSED_REFERENCE_PREDICT="1")
         commands = {  # name: (command, environment)
             "import jointsed.inference": ([sys.executable, "-c", "import jointsed.inference"], env),
@@ -244,7 +248,8 @@ def main() -> None:
             walls = [w for w, _, _ in runs[name]]
             rss = [r for _, r, _ in runs[name] if r is not None]
             is_predict = name.startswith("jointsed predict")
-            shown = name.split(" [")[0].replace("jointsed predict", f"jointsed predict MODEL {audio.name} --out OUT --no-progress")
+            shown = name.split(" [")[0].replace("jointsed predict", f"jointsed predict MODEL {audio.name} --out OUT --no-progress"
+                                                + (f" --device {args.device}" if args.device != "cpu" else ""))
             row = {"what": name, "seconds_median": statistics.median(walls), "seconds_all": walls,
                    "load_average_1min_at_start": [l for _, _, l in runs[name]],
                    "command": " ".join(cmd) if not is_predict else
@@ -267,7 +272,8 @@ def main() -> None:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
         "threads": args.threads, "load_average_before": list(load_before), "load_average_after": list(load_after),
-        "cpu_bf16_flags": cpu_bf16_flags(),
+        "cpu_bf16_flags": cpu_bf16_flags(), "device": args.device,
+        "gpu": torch.cuda.get_device_name(0) if args.device.startswith("cuda") and torch.cuda.is_available() else None,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "model": model, "audio": {"minutes": args.minutes, "sample_rate": 44100, "channels": 2, "format": "wav PCM_16"},
         "results": rows,
