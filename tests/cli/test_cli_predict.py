@@ -51,6 +51,9 @@ def test_cli_predict_writes_events_and_frame_scores(gl_model, tmp_path):
     assert not np.allclose(raw["fp32"], frames["a"].iloc[:, 2:].to_numpy())  # the gating / filter applied
     # --precision bf16: scores within bfloat16's rounding
     assert 0 < np.abs(raw["bf16"] - raw["fp32"]).max() < 0.03
+    # --raw-scores without --scores is a mistake, not silently ignored
+    assert cli_main(["predict", str(gl_model), str(a), "--out", str(tmp_path / "x.tsv"), "--raw-scores"]) == 2
+    assert not (tmp_path / "x.tsv").exists()
 
 
 def test_synthesized_dataset_train_predict_evaluate(tiny_dataset, tmp_path):

@@ -70,6 +70,8 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise JointsedError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.window_hop is not None and not (math.isfinite(args.window_hop) and args.window_hop > 0):
         raise JointsedError(f"--window-hop must be a positive number of seconds, got {args.window_hop}")
+    if args.raw_scores and args.scores is None:
+        raise JointsedError("--raw-scores says what --scores DIR holds: give --scores DIR too")
 
 
 def _check_outputs(args: argparse.Namespace, files: list[Path]) -> None:
