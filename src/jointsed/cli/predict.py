@@ -63,7 +63,7 @@ def _audio_files(inputs: list[Path]) -> list[Path]:
     return files
 
 
-def _check_numbers(args: argparse.Namespace) -> None:
+def _check_options(args: argparse.Namespace) -> None:
     from jointsed.errors import JointsedError
 
     if args.batch_size < 1:
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if bad_name is not None:  # event tables are tab-separated, one row per line
         raise JointsedError(f"{bad_name!r}: a tab or line break in the file name cannot be written to an event "
                             "table; rename the file")
-    _check_numbers(args)
+    _check_options(args)
     _check_outputs(args, files)
     detector = Detector.from_checkpoint(
         args.model, device=args.device, postprocess=args.postprocess,
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, precision=args.precision,
     )
     if args.window_hop is not None:
-        hop = int(round(args.window_hop / detector.frame_hop))  # finite and > 0: _check_numbers
+        hop = int(round(args.window_hop / detector.frame_hop))  # finite and > 0: _check_options
         if not 1 <= hop <= detector.window:
             raise JointsedError(
                 f"--window-hop must be between one frame and one clip ({detector.window * detector.frame_hop:g} s)"
