@@ -140,7 +140,10 @@ class FoldedCNN(nn.Module):
         if pool != (1, 1):
             b, c, t, f = h.shape
             if pt == 1 and f % pf == 0:  # same maxima as max_pool2d, without its index bookkeeping
-                h = h.view(b, c, t, f // pf, pf).amax(-1)
+                if h.is_contiguous():
+                    h = h.view(b, c, t, f // pf, pf).amax(-1)
+                else:  # channels-last (bfloat16): pool the dimension next to the contiguous channels
+                    h = h.permute(0, 2, 3, 1).reshape(b, t, f // pf, pf, c).amax(3).permute(0, 3, 1, 2)
             else:
                 h = F.max_pool2d(h, pool)
         return torch.relu_(h)
@@ -152,7 +155,9 @@ class FoldedCNN(nn.Module):
         pool = pool or (1, 1)
         per_frame = b * weight.shape[0] * f
         pads = _same_pads(kernel)
-        if c_in >= CHUNK_BELOW_CHANNELS or weight.shape[0] < CHUNK_MIN_OUT or per_frame * t <= 2 * CHUNK_FLOATS:
+        chunked = (self.dtype == torch.float32 and c_in < CHUNK_BELOW_CHANNELS and weight.shape[0] >= CHUNK_MIN_OUT
+                   and per_frame * t > 2 * CHUNK_FLOATS)
+        if not chunked:
             if pads[0] == pads[1] and pads[2] == pads[3]:  # odd kernels: no padded copy of the input
                 return self._pool_relu(F.conv2d(h, weight, bias, padding=(pads[2], pads[0])), pool)
             return self._pool_relu(F.conv2d(F.pad(h, pads), weight, bias), pool)
@@ -163,43 +168,15 @@ class FoldedCNN(nn.Module):
                 for s in range(0, t, step)]
         return torch.cat(outs, dim=2)
 
-    @staticmethod
-    def _pool_relu_channels_last(h: Tensor, pool: tuple[int, int]) -> Tensor:
-        """:meth:`_pool_relu` of a channels-last ``h``: its frequency pool reduces the dimension
-        next to the channels, so the channels stay contiguous (max_pool2d with indices was ~30 %
-        of the bfloat16 PS's time)."""
-        pt, pf = pool
-        b, c, t, f = h.shape
-        if pool != (1, 1):
-            if pt == 1 and f % pf == 0:
-                h = h.permute(0, 2, 3, 1).reshape(b, t, f // pf, pf, c).amax(3).permute(0, 3, 1, 2)
-            else:
-                h = F.max_pool2d(h, pool)
-        return torch.relu_(h)
-
-    def _forward_reduced(self, h: Tensor) -> Tensor:
-        """The convolution blocks in ``self.dtype`` on channels-last tensors; float32 out."""
-        h = h.to(self.dtype).contiguous(memory_format=torch.channels_last)
-        for layers, pool in zip(self._layers, self.pools):
-            for i, (weight, bias, kernel) in enumerate(layers):
-                pads = _same_pads(kernel)
-                if pads[0] == pads[1] and pads[2] == pads[3]:
-                    h = F.conv2d(h, weight, bias, padding=(pads[2], pads[0]))
-                else:
-                    h = F.conv2d(F.pad(h, pads), weight, bias)
-                h = self._pool_relu_channels_last(h, pool if i == len(layers) - 1 else (1, 1))
-        return h.float()
-
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         n_frames = x.shape[1]
         h = pad_time(self.input_norm(x), self.time_pooling).unsqueeze(1)  # (B, 1, T_pad, F)
-        if self.dtype != torch.float32:
-            out = self.pooling(self.projection(flatten_frames(self._forward_reduced(h))))
-            return out.clip_probs, upsample_frames(out.frame_probs, self.time_pooling, n_frames)
+        if self.dtype != torch.float32:  # bfloat16 convolutions on channels-last tensors (not chunked)
+            h = h.to(self.dtype).contiguous(memory_format=torch.channels_last)
         for layers, pool in zip(self._layers, self.pools):
             for i, (weight, bias, kernel) in enumerate(layers):
                 h = self._conv(h, weight, bias, kernel, pool if i == len(layers) - 1 else None)
-        out = self.pooling(self.projection(flatten_frames(h)))
+        out = self.pooling(self.projection(flatten_frames(h.float())))  # the head in float32
         return out.clip_probs, upsample_frames(out.frame_probs, self.time_pooling, n_frames)
 
 
