@@ -123,9 +123,8 @@ COMMON = [
 
 # Tiny networks; batch-norm momentum 0.1 so that the running statistics used at validation
 # settle within the few dozen steps of a test run (Lin's 0.01 needs hundreds).
-TINY_GL_NETS = [
-    "model.teacher.width=0.25",
-    "model.student.channels=[8,8,8]",
+TINY_GL_SIZES = ["model.teacher.width=0.25", "model.student.channels=[8,8,8]"]
+TINY_GL_NETS = TINY_GL_SIZES + [
     "model.teacher.bn_momentum=0.1",
     "model.student.bn_momentum=0.1",
     "batch.batch_size=8",
@@ -133,6 +132,8 @@ TINY_GL_NETS = [
     "guided_learning.teacher_weight_start=1",
 ]
 TINY_GL = COMMON + TINY_GL_NETS
+#: only the tiny network sizes (no training settings): tests that build a system or load data
+TINY_GL_WIDTHS = COMMON + TINY_GL_SIZES
 
 TINY_MT = COMMON + [
     "model.crnn.width=0.25",

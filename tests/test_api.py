@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import GL_RECIPE
 from jointsed import api
 from jointsed.config import ConfigError
 from jointsed.data.classes import DESED_CLASSES
-from jointsed.recipes import recipes_root
 
 REPO = Path(__file__).resolve().parents[1]
-GL_RECIPE = recipes_root() / "cpu" / "gl_baseline.yaml"
 TINY = [
     "trainer.num_threads=1",
     "trainer.max_epochs=2",

@@ -9,20 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import GL_RECIPE, LEARNABLE_CLASSES, LEARNABLE_CLIP_SECONDS
+from helpers import GL_RECIPE, TINY_GL_WIDTHS
 from jointsed.training.config import load_recipe
 from jointsed.training.data import load_training_set, load_validation_set
 from jointsed.training.fit import prepare_system
 from jointsed.training.metrics import average_precision
 
 
-TINY = [
-    f"features.clip_duration={LEARNABLE_CLIP_SECONDS}",
-    f"data.classes=[{','.join(LEARNABLE_CLASSES)}]",
-    "trainer.num_threads=1",
-    "model.teacher.width=0.25",
-    "model.student.channels=[8,8,8]",
-]
+TINY = TINY_GL_WIDTHS
 
 
 def test_default_monitor_does_not_reward_an_untrained_network(learnable_dataset):

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import GL_RECIPE, LEARNABLE_CLASSES, LEARNABLE_CLIP_SECONDS
+from helpers import GL_RECIPE, LEARNABLE_CLASSES, TINY_GL_WIDTHS
 from jointsed.models.pooling import single_class_ratios
 from jointsed.training.config import load_recipe
 from jointsed.training.data import class_ratios, load_training_set
 
 
-TINY = [
-    f"features.clip_duration={LEARNABLE_CLIP_SECONDS}",
-    f"data.classes=[{','.join(LEARNABLE_CLASSES)}]",
-    "trainer.num_threads=1",
-    "model.teacher.width=0.25",
-    "model.student.channels=[8,8,8]",
-]
+TINY = TINY_GL_WIDTHS
 
 
 # ----- disentangled dims (DESIGN section 1) -----------------------------------------------------------

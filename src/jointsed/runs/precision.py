@@ -46,5 +46,5 @@ def slow_warning(precision: str, device: "torch.device | str") -> str | None:
     supported = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private: may go away
     if supported is None or supported() or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)():
         return None
-    return ("--precision bf16: this CPU has no bfloat16 instructions (avx512_bf16 / AMX), so bfloat16 is "
+    return ("bf16 precision: this CPU has no bfloat16 instructions (avx512_bf16 / AMX), so bfloat16 is "
             "emulated and several times slower than fp32; use fp32 here")

@@ -99,7 +99,6 @@ class Predictor(nn.Module):
             self.dtype = compute_dtype(precision)
         except ValueError as exc:
             raise PredictorError(str(exc)) from None
-        self.precision = precision
         self.fast = os.environ.get("JOINTSED_REFERENCE_PREDICT", "") not in ("1", "true", "yes")
         block = checkpoint["jointsed"]
         config = block["config"]
