@@ -30,7 +30,6 @@ are pessimistic: the JSON records the load average it saw.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
@@ -48,6 +47,7 @@ import torch
 from jointsed.training.config import load_recipe
 from jointsed.systems import ModelInfo, build_system
 from jointsed.utils.atomic import atomic_write_json
+from provenance import provenance  # benchmarks/provenance.py (this folder is on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = "dcase2019/joint"  # a packaged recipe (jointsed recipes)
@@ -100,16 +100,6 @@ def timed(cmd: list[str], env: dict) -> tuple[float, int | None]:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
     rss = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("MAXRSS_KB")]
     return wall, (rss[0] if rss else None)
-
-
-def cpu_bf16_flags() -> list[str]:
-    """The CPU's bfloat16 / AMX instruction flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return sorted(f for f in flags if "bf16" in f or f.startswith("amx"))
 
 
 def profile_predict(checkpoint: Path, audio: Path, hop: int | None, reference: bool,
@@ -213,9 +203,8 @@ def main() -> None:
             for key, row in table.items():
                 print(f"{key}: fastest {json.dumps({k: round(v, 2) for k, v in row['fastest_run'].items()})}")
             atomic_write_json(args.out.with_name(f"predict_profile_cpu_{args.threads}threads.json"), {
-                "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
-                "threads": args.threads, "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                "cpu_bf16_flags": cpu_bf16_flags(), "model": model, "audio_minutes": args.minutes, "seconds": table})
+                **provenance(load_before), "threads": args.threads, "model": model, "audio_minutes": args.minutes,
+                "seconds": table})
             return
         predict = [sys.executable, "-c", RUN_CLI, "predict", str(tmp / "joint_full.ckpt"), str(audio),
                    "--out", str(tmp / "out.tsv"), "--no-progress", "--force", "--device", args.device]
@@ -264,17 +253,13 @@ def main() -> None:
                   (f"   {row['real_time_factor']:6.1f}x real time, peak RSS {row['peak_rss_mb']:.0f} MB"
                    if "real_time_factor" in row else "") +
                   f"   (load {', '.join(f'{l:.1f}' for l in row['load_average_1min_at_start'])})", flush=True)
-    load_after = os.getloadavg()
-    print(f"\nCPU: {platform.processor() or 'cpu'} ({' '.join(cpu_bf16_flags()) or 'no bf16 / AMX flags'}), "
+    record = provenance(load_before)
+    print(f"\nCPU: {platform.processor() or 'cpu'} ({' '.join(record['cpu_bf16_flags']) or 'no bf16 / AMX flags'}), "
           f"{os.cpu_count()} cores, {args.threads} threads; load average "
-          f"before {load_before[0]:.2f} / after {load_after[0]:.2f}; torch {torch.__version__}")
+          f"before {load_before[0]:.2f} / after {record['load_average_after'][0]:.2f}; torch {torch.__version__}")
     atomic_write_json(args.out, {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
-        "threads": args.threads, "load_average_before": list(load_before), "load_average_after": list(load_after),
-        "cpu_bf16_flags": cpu_bf16_flags(), "device": args.device,
+        **record, "threads": args.threads, "device": args.device,
         "gpu": torch.cuda.get_device_name(0) if args.device.startswith("cuda") and torch.cuda.is_available() else None,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "model": model, "audio": {"minutes": args.minutes, "sample_rate": 44100, "channels": 2, "format": "wav PCM_16"},
         "results": rows,
     })
