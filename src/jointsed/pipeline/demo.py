@@ -21,7 +21,7 @@ from jointsed.runs.checkpoint import run_dir_of
 from jointsed.runs.layout import METRICS_FILE, last_checkpoint
 from jointsed.runs.postprocess import DEFAULT_SOURCE, default_params
 from jointsed.runs.state import is_finished, same_settings, saved_settings
-from jointsed.utils.atomic import atomic_write_json
+from jointsed.utils.atomic import atomic_write_json, read_json_object
 
 #: packaged recipe the demo trains (:mod:`jointsed.recipes`): the joint system when its CPU
 #: recipe exists, else the guided-learning baseline
@@ -40,22 +40,20 @@ def demo_recipe() -> Path:
 
 
 def _read_state(out: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((out / DEMO_STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_object(out / DEMO_STATE_FILE)
 
 
 def _dataset_complete(data_root: Path, preset: str, seed: int) -> Optional[str]:
     """``None`` if ``data_root`` holds the complete synthetic dataset of ``preset``/``seed``,
     else why not (``"missing"`` when it does not exist)."""
+    from jointsed.data.synth.generate import DESCRIPTION_FILE
+
     if not data_root.exists():
         return "missing"
     try:
-        desc = json.loads((data_root / "synth.json").read_text(encoding="utf-8"))
+        desc = json.loads((data_root / DESCRIPTION_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return f"{data_root} exists but holds no complete jointsed synth dataset (no synth.json)"
+        return f"{data_root} exists but holds no complete jointsed synth dataset (no {DESCRIPTION_FILE})"
     if desc.get("preset") != preset or desc.get("seed") != seed:
         return (f"{data_root} holds the '{desc.get('preset')}' preset with seed {desc.get('seed')}, "
                 f"not '{preset}' with seed {seed}")

@@ -15,7 +15,6 @@ The one owner of:
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from jointsed.runs.layout import (
     best_checkpoint,
     last_checkpoint,
 )
-from jointsed.utils.atomic import atomic_write_json
+from jointsed.utils.atomic import atomic_write_json, read_json_object
 
 
 @dataclass
@@ -72,11 +71,7 @@ def summarize_history(history: list[dict[str, Any]], monitor: str,
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
     """``RUN_DIR/metrics.json`` ({} when absent or unreadable)."""
-    try:
-        data = json.loads((Path(run_dir) / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_object(Path(run_dir) / METRICS_FILE)
 
 
 def run_result(run_dir: Path) -> TrainResult:
@@ -93,11 +88,7 @@ def write_finished(run_dir: Path, info: Mapping[str, Any]) -> None:
 
 def read_finished(run_dir: Path) -> dict[str, Any]:
     """``RUN_DIR/finished.json`` ({} when absent or unreadable)."""
-    try:
-        data = json.loads((Path(run_dir) / FINISHED_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_object(Path(run_dir) / FINISHED_FILE)
 
 
 def is_finished(run_dir: Path) -> bool:

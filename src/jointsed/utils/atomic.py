@@ -128,6 +128,16 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def read_json_object(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON object written by :func:`atomic_write_json`; ``{}`` when the file is absent,
+    unreadable, not JSON or not an object (state files: a missing state is no state)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Build a folder under a temporary name and move it to ``path`` when the block succeeds.

@@ -82,6 +82,8 @@ SPLIT_BY_NAME = {s.name: s for s in SPLITS}
 EVAL_TSV = "metadata/eval/public.tsv"
 EVAL_DURATIONS_TSV = "metadata/eval/public_durations.tsv"
 SAMPLE_SUBTYPE = "PCM_16"
+#: the dataset's description (generator, preset, seed, settings, sources, clip and event counts)
+DESCRIPTION_FILE = "synth.json"
 
 
 @dataclass(frozen=True)
@@ -320,7 +322,7 @@ labelled span; drawn uniformly in {ebr} dB per event.
 
 
 def _write_description(root: Path, report_fields: dict, config: SynthConfig) -> None:
-    atomic_write_json(root / "synth.json", report_fields)
+    atomic_write_json(root / DESCRIPTION_FILE, report_fields)
     atomic_write_text(root / "README.md", _README.format(
         version=__version__, preset=report_fields["preset"], seed=report_fields["seed"],
         sources=report_fields["sources"], ebr=list(config.ebr_db)))
@@ -430,7 +432,7 @@ def _check_out_dir(out_dir: Path, force: bool, sources: Optional[str | os.PathLi
     from jointsed.utils.outputs import OutputError, check_output_dir
 
     try:
-        check_output_dir(out_dir, force=force, owner_files=("synth.json",),
+        check_output_dir(out_dir, force=force, owner_files=(DESCRIPTION_FILE,),
                          inputs=[sources] if sources is not None else [], kind="synth dataset")
     except OutputError as exc:
         raise SynthError(str(exc)) from None
