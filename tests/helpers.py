@@ -207,6 +207,18 @@ def sed_eval_class_f1(reference, estimated, classes, matching="optimal") -> dict
 
 
 # ----- checkpoints ----------------------------------------------------------------------------------
+def fresh_run_copy(run: Path, tmp_path: Path) -> Path:
+    """A copy of a trained run's config and checkpoints, without what tune / evaluate / report
+    derive from it (tests that write postprocess.json or eval/ into their own folder)."""
+    import shutil
+
+    from jointsed.runs.layout import EVAL_DIR, POSTPROCESS_FILE, REPORT_DIR, SCORES_DIR
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns(SCORES_DIR, EVAL_DIR, POSTPROCESS_FILE, REPORT_DIR))
+    return copy
+
+
 def state_of(ckpt: Path) -> dict[str, torch.Tensor]:
     """The ``state_dict`` of a checkpoint file."""
     return torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]

@@ -5,15 +5,20 @@ and writes). The metrics themselves are tested in tests/evaluate and tests/pipel
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import EVAL_CLASSES, EVAL_EMPTY_CLIP, EVAL_HOP, EVAL_TRUTH, write_eval_dataset
-
-from helpers import VALIDATION_DUR, VALIDATION_TSV
+from helpers import (
+    EVAL_CLASSES,
+    EVAL_EMPTY_CLIP,
+    EVAL_HOP,
+    EVAL_TRUTH,
+    VALIDATION_DUR,
+    VALIDATION_TSV,
+    fresh_run_copy,
+    write_eval_dataset,
+)
 from jointsed.cli import main
 from jointsed.data.annotations import Event, read_strong_tsv, write_durations_tsv, write_strong_tsv
 from jointsed.data.classes import DESED_CLASSES
@@ -72,14 +77,9 @@ def test_cli_evaluate_keeps_the_files_mode_and_checks_modes(tiny_dataset, tmp_pa
     assert "--durations" in capsys.readouterr().err
 
 
-def _fresh_copy(run: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "run"
-    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("scores", "eval", "postprocess.json", "report"))
-    return copy
-
 
 def test_cli_evaluate_run_prints_the_table_and_writes_the_eval_folder(trained_run, tiny_dataset, tmp_path, capsys):
-    run = _fresh_copy(trained_run, tmp_path)
+    run = fresh_run_copy(trained_run, tmp_path)
     code = main(["evaluate", "--run", str(run), "--data-root", str(tiny_dataset), "--no-progress"])
     assert code == 0
     out = capsys.readouterr().out

@@ -3,20 +3,12 @@ prints, the file it writes. What the tuning computes is tested in tests/pipeline
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
+from helpers import fresh_run_copy
 from jointsed.cli import main as cli_main
 
 
-def _fresh_copy(run: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "run"
-    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("scores", "eval", "postprocess.json", "report"))
-    return copy
-
-
 def test_tune_prints_the_table_and_writes_postprocess_json(trained_run, tiny_dataset, tmp_path, capsys):
-    run = _fresh_copy(trained_run, tmp_path)
+    run = fresh_run_copy(trained_run, tmp_path)
     code = cli_main(["tune", str(run), "--data-root", str(tiny_dataset), "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out

@@ -6,25 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import VALIDATION_TSV
+from helpers import VALIDATION_TSV, fresh_run_copy
 from jointsed.data.annotations import read_strong_tsv
 from jointsed.evaluate import format_table
 from jointsed.pipeline import default_params, evaluate_checkpoint, score_split
 from jointsed.postprocess import postprocess_scores
 
 
-def _fresh_copy(run: Path, tmp_path: Path) -> Path:
-    """A copy of the run's config and checkpoints (tests that write postprocess.json / eval/)."""
-    import shutil
-
-    copy = tmp_path / "run"
-    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("scores", "eval", "postprocess.json", "report"))
-    return copy
-
 
 # ----- evaluate --run -----------------------------------------------------------------------------
 def test_evaluate_checkpoint_writes_a_complete_eval_folder(trained_run, tiny_dataset, tmp_path):
-    run = _fresh_copy(trained_run, tmp_path)
+    run = fresh_run_copy(trained_run, tmp_path)
     said: list[str] = []
     results = evaluate_checkpoint(run, tiny_dataset, progress=False, echo=said.append)
     out = "\n".join([*said, format_table(results)])  # what ``jointsed evaluate --run`` prints

@@ -10,24 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from helpers import VALIDATION_TSV
+from helpers import VALIDATION_TSV, fresh_run_copy
 from jointsed.data.annotations import read_strong_tsv
 from jointsed.pipeline import default_params, evaluate_checkpoint, evaluate_scores, score_split, tune_run
 from jointsed.postprocess import PostProcessingParams
 
 
-def _fresh_copy(run: Path, tmp_path: Path) -> Path:
-    """A copy of the run's config and checkpoints (tests that write postprocess.json / eval/)."""
-    import shutil
-
-    copy = tmp_path / "run"
-    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("scores", "eval", "postprocess.json", "report"))
-    return copy
-
 
 # ----- tune ---------------------------------------------------------------------------------------
 def test_tune_writes_postprocess_json_used_by_the_detector(trained_run, tiny_dataset, tmp_path):
-    run = _fresh_copy(trained_run, tmp_path)
+    run = fresh_run_copy(trained_run, tmp_path)
     said: list[str] = []
     tune_run(run, tiny_dataset, progress=False, echo=said.append)
     printed = "\n".join(said)  # what ``jointsed tune`` prints
@@ -66,7 +58,7 @@ def test_tune_writes_postprocess_json_used_by_the_detector(trained_run, tiny_dat
 
 
 def test_tune_on_one_split_and_evaluate_on_another(trained_run, tiny_dataset, tmp_path):
-    run = _fresh_copy(trained_run, tmp_path)
+    run = fresh_run_copy(trained_run, tmp_path)
     result = tune_run(run, tiny_dataset, "synthetic", "event_f1", progress=False, echo=None)
     assert result.n_clips == len(read_strong_tsv(tiny_dataset / "metadata/train/synthetic.tsv").filenames)
     info = json.loads((run / "postprocess.json").read_text())["info"]["tuned_on"]
@@ -89,7 +81,7 @@ def test_tune_on_one_split_and_evaluate_on_another(trained_run, tiny_dataset, tm
 
 
 def test_psds1_objective(trained_run, tiny_dataset, tmp_path):
-    run = _fresh_copy(trained_run, tmp_path)
+    run = fresh_run_copy(trained_run, tmp_path)
     result = tune_run(run, tiny_dataset, objective="psds1", progress=False, echo=None,
                       out=tmp_path / "psds.json")
     assert result.objective == "psds1" and result.tuned_score >= result.default_score
