@@ -65,6 +65,12 @@ def test_folded_cnn_equals_the_network_in_eval_mode(kind, monkeypatch):
     torch.testing.assert_close(clip, ref.clip, atol=1e-5, rtol=0)
     torch.testing.assert_close(frame, ref.frame, atol=1e-5, rtol=0)
     assert ref.frame.std() > 1e-3 and ref.clip.std() > 1e-3  # scores that vary: a real comparison
+    with torch.inference_mode():  # the block maps the distillation's frozen frame teacher gives
+        maps = FoldedCNN(net).feature_maps(x)
+    assert len(maps) == len(ref.features)
+    for got, want in zip(maps, ref.features):
+        assert got.shape == want.shape and want.std() > 1e-3
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-5)
 
 
 def test_frame_halo_only_for_time_local_networks():

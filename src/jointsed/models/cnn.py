@@ -24,9 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import torch
 from torch import Tensor, nn
 
 from jointsed.config import ConfigError, from_dict
+from jointsed.models.fused import ByteMaskDropout, conv_batch_norm, fused_training_enabled
 from jointsed.models.layers import InputNorm, InputNormalization, check_input, flatten_frames, pad_time
 from jointsed.models.output import SEDOutput, upsample_frames
 from jointsed.models.pooling import DisentangledAttentionPooling, PoolingError, disentangled_dims
@@ -141,6 +143,15 @@ class ConvBlock(nn.Module):
         """``(B, C_in, T, F) -> (B, C_out, T // pool_t, F // pool_f)``."""
         return self.pool(self.convs(x))
 
+    def forward_fused(self, x: Tensor) -> Tensor:
+        """The same block on a channels-last map in training mode, batch norm + ReLU fused
+        (:func:`~jointsed.models.fused.batch_norm_train`); equal to :meth:`forward` up to float
+        round-off, and channels-last out."""
+        layers = list(self.convs)
+        for conv, bn in zip(layers[0::3], layers[1::3]):
+            x = conv_batch_norm(x, conv, bn, relu=True)
+        return self.pool(x)
+
 
 class GuidedLearningCNN(nn.Module):
     """CNN + disentangled attention pooling (Lin et al.'s PT / PS).
@@ -179,7 +190,7 @@ class GuidedLearningCNN(nn.Module):
             blocks.append(ConvBlock(in_ch, out_ch, n, k, p, config.bn_eps, config.bn_momentum))
             in_ch = out_ch
         self.blocks = nn.ModuleList(blocks)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = ByteMaskDropout(config.dropout)
         flat_dim = self.feature_channels[-1] * bins[-1]
         if config.embedding_dim is None:
             self.projection: nn.Module = nn.Identity()
@@ -197,9 +208,12 @@ class GuidedLearningCNN(nn.Module):
         check_input(x, self.n_mels, type(self).__name__)
         n_frames = x.shape[1]
         h = pad_time(self.input_norm(x), self.time_pooling).unsqueeze(1)  # (B, 1, T_pad, F)
+        fused = self.training and h.device.type == "cpu" and fused_training_enabled()
+        if fused:  # channels-last maps, batch norm + ReLU fused (jointsed.models.fused)
+            h = h.contiguous(memory_format=torch.channels_last)
         features = []
         for block in self.blocks:
-            h = block(h)
+            h = block.forward_fused(h) if fused else block(h)
             features.append(h)
             h = self.dropout(h)
         embedding = self.projection(flatten_frames(h))  # (B, T', D)

@@ -31,9 +31,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
+import torch
 from torch import Tensor, nn
 
 from jointsed.config import ConfigError, from_dict
+from jointsed.models.fused import ByteMaskDropout, conv_batch_norm, fused_training_enabled
 from jointsed.models.layers import InputNorm, InputNormalization, check_input, flatten_frames, pad_time
 from jointsed.models.output import SEDOutput, upsample_frames
 from jointsed.models.pooling import AttentionPooling, LinearSoftmaxPooling, PoolingOutput
@@ -145,11 +147,20 @@ class GLUConvBlock(nn.Module):
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding="same")
         self.bn = nn.BatchNorm2d(out_channels, eps=bn_eps, momentum=bn_momentum)
         self.glu = GLU(out_channels)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = ByteMaskDropout(dropout)
         self.pool = nn.AvgPool2d(pool) if pool != (1, 1) else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.pool(self.dropout(self.glu(self.bn(self.conv(x)))))
+
+    def forward_fused(self, x: Tensor) -> Tensor:
+        """The same block on a channels-last map in training mode, convolution + batch norm fused
+        (:func:`~jointsed.models.fused.conv_batch_norm`); equal to :meth:`forward` up to float
+        round-off (dropout aside), channels-last out."""
+        h = conv_batch_norm(x, self.conv, self.bn, relu=False)
+        linear = self.glu.linear
+        gate = nn.functional.conv2d(h, linear.weight.contiguous(memory_format=torch.channels_last), linear.bias)
+        return self.pool(self.dropout(gate * h.sigmoid()))
 
 
 class _MeanPooling(nn.Module):
@@ -201,7 +212,7 @@ class CRNN(nn.Module):
         self.rnn = nn.GRU(self.feature_channels[-1] * bins, config.rnn_hidden, num_layers=config.rnn_layers,
                           batch_first=True, bidirectional=True,
                           dropout=config.rnn_dropout if config.rnn_layers > 1 else 0.0)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = ByteMaskDropout(config.dropout)
         self.feature_dim = 2 * config.rnn_hidden
         head = {"attention": AttentionPooling, "linear_softmax": LinearSoftmaxPooling, "mean": _MeanPooling}
         self.pooling = head[config.clip_pooling](self.feature_dim, n_classes)
@@ -210,9 +221,12 @@ class CRNN(nn.Module):
         check_input(x, self.n_mels, type(self).__name__)
         n_frames = x.shape[1]
         h = pad_time(self.input_norm(x), self.time_pooling).unsqueeze(1)  # (B, 1, T_pad, F)
+        fused = self.training and h.device.type == "cpu" and fused_training_enabled()
+        if fused:  # channels-last maps, convolution + batch norm fused (jointsed.models.fused)
+            h = h.contiguous(memory_format=torch.channels_last)
         features = []
         for block in self.blocks:
-            h = block(h)
+            h = block.forward_fused(h) if fused else block(h)
             features.append(h)
         h, _ = self.rnn(flatten_frames(h))  # (B, T', 2 * hidden)
         embedding = self.dropout(h)

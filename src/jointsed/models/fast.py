@@ -168,14 +168,22 @@ class FoldedCNN(nn.Module):
                 for s in range(0, t, step)]
         return torch.cat(outs, dim=2)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        n_frames = x.shape[1]
+    def feature_maps(self, x: Tensor) -> list[Tensor]:
+        """Each block's pooled map ``(B, C_l, T_l, F_l)``, as the network's ``features`` (the
+        deep feature distillation's frozen frame teacher asks for these)."""
         h = pad_time(self.input_norm(x), self.time_pooling).unsqueeze(1)  # (B, 1, T_pad, F)
         if self.dtype != torch.float32:  # bfloat16 convolutions on channels-last tensors (not chunked)
             h = h.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        maps = []
         for layers, pool in zip(self._layers, self.pools):
             for i, (weight, bias, kernel) in enumerate(layers):
                 h = self._conv(h, weight, bias, kernel, pool if i == len(layers) - 1 else None)
+            maps.append(h)
+        return maps
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        n_frames = x.shape[1]
+        h = self.feature_maps(x)[-1]
         out = self.pooling(self.projection(flatten_frames(h.float())))  # the head in float32
         return out.clip_probs, upsample_frames(out.frame_probs, self.time_pooling, n_frames)
 

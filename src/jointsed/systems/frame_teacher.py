@@ -8,6 +8,8 @@ from typing import Optional
 from torch import Tensor
 
 from jointsed.losses.guided import bce, strong_frame_loss
+from jointsed.models.cnn import GuidedLearningCNN
+from jointsed.models.fast import FoldedCNN
 from jointsed.config import to_dict
 from jointsed.systems.base import SEDSystem, _no_autocast
 from jointsed.models.networks import build_network
@@ -32,6 +34,19 @@ class FrameTeacherSystem(SEDSystem):
         self.network = build_network("promising_student", to_dict(config.model), len(self.classes),
                                      config.features.n_mels, info.class_ratios)
         self.info.class_dims = {"network": list(self.network.class_dims)}
+        # the frozen teacher's batch-norm-folded copy (:meth:`freeze`); a dict keeps it out of the
+        # registered modules, so out of checkpoints
+        self._folded: dict[str, FoldedCNN] = {}
+
+    def freeze(self) -> None:
+        """Frozen for distillation: eval mode, no gradients, and :meth:`feature_maps` computed by
+        a batch-norm-folded copy of the network (:class:`~jointsed.models.fast.FoldedCNN`: the
+        same maps up to float round-off, ~2x faster)."""
+        self.eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+        if isinstance(self.network, GuidedLearningCNN):
+            self._folded["net"] = FoldedCNN(self.network)
 
     @property
     def feature_channels(self) -> list[int]:
@@ -40,6 +55,9 @@ class FrameTeacherSystem(SEDSystem):
     def feature_maps(self, features: Tensor) -> list[Tensor]:
         """Raw log-mel ``(B, T, F)`` -> the block maps ``(B, C_l, T_l, F_l)`` (normalised with
         this model's own training statistics)."""
+        folded = self._folded.get("net")
+        if folded is not None and not self.training:
+            return folded.to(features.device).feature_maps(self.normalize(features))
         return self.network(self.normalize(features)).features
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:

@@ -62,9 +62,7 @@ class GuidedLearningSystem(SEDSystem):
 
     def attach_frame_teacher(self, teacher: "FrameTeacherSystem") -> None:
         """Use ``teacher`` (frozen: eval mode, no gradients) as the distillation teacher."""
-        teacher.eval()
-        for p in teacher.parameters():
-            p.requires_grad_(False)
+        teacher.freeze()
         self._frame_teacher["net"] = teacher
 
     @property
