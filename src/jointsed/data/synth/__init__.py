@@ -6,7 +6,12 @@
 * :mod:`.mixer` - places events on a background at a target event-to-background ratio;
 * :mod:`.layouts` - event layouts from the real DESED metadata (package data);
 * :mod:`.presets` - dataset sizes (tiny, demo, proxy);
-* :mod:`.generate` - writes the dataset (:func:`synthesize_dataset`).
+* :mod:`.generate` - writes the dataset (:func:`synthesize_dataset`), :mod:`.dataset_files` its
+  tables and description;
+* the recording chain of the splits that stand for real recordings (docs/synthetic_data.md):
+  :mod:`.chain_config` (its settings), :mod:`.recording_chain` (the chain), :mod:`.rooms`
+  (simulated room impulse responses), :mod:`.device` (microphone and device),
+  :mod:`.distractors` (unlabelled sounds of no target class), :mod:`.ambience` (richer backgrounds).
 """
 
 from jointsed.utils.lazy import lazy_attributes
@@ -30,15 +35,23 @@ _NAMES = {
     "RecordedSources": "jointsed.data.synth.sources",
     "SyntheticSources": "jointsed.data.synth.sources",
     "SynthError": "jointsed.data.synth.errors",
+    "RecordingChainConfig": "jointsed.data.synth.chain_config",
+    "RECORDED_SPLITS": "jointsed.data.synth.recording_chain",
+    "DISTRACTOR_GENERATORS": "jointsed.data.synth.distractors",
+    "AMBIENCE_GENERATORS": "jointsed.data.synth.ambience",
 }
 __getattr__, __dir__ = lazy_attributes(__name__, _NAMES)
 
 
 __all__ = [
+    "AMBIENCE_GENERATORS",
+    "DISTRACTOR_GENERATORS",
     "FOREGROUND_GENERATORS",
     "PRESETS",
     "PlacedEvent",
+    "RECORDED_SPLITS",
     "RecordedSources",
+    "RecordingChainConfig",
     "SPLITS",
     "Soundscape",
     "SynthConfig",

@@ -14,15 +14,24 @@ Layout written under ``out_dir`` (the layout training reads by default)::
 
 Determinism: clip ``index`` of split ``s`` draws everything from
 ``SeedSequence(seed, spawn_key=(split_id, 1, index, part))`` (part 0 = background, k = k-th
-event); layouts from ``spawn_key=(split_id, 0)``. Output therefore does not depend on the number of
+event); layouts from ``spawn_key=(split_id, 0)``; the recording chain from
+``spawn_key=(split_id, 2, index, part)`` and its room bank from ``spawn_key=(0, room)``
+(:mod:`.recording_chain`, :mod:`.rooms`). Output therefore does not depend on the number of
 worker processes, and the same seed gives byte-identical files (PCM_16 wav via soundfile; no
 timestamps anywhere) on the same platform and library versions.
+
+Recording chain (``recording_chain.enabled``; the ``proxy`` preset): the splits of
+:data:`~jointsed.data.synth.recording_chain.RECORDED_SPLITS` (all but ``synthetic``) sound like
+real recordings (room, device, distractor sounds, richer backgrounds); labels are unchanged and
+the ``synthetic`` split is byte-identical to the chain-off output. Off, nothing of it runs.
 
 Stems (``stems=True``): ``stems/<split>/<clip>/background.wav`` and ``event_<k>_<label>.wav`` (the
 k-th event of the clip, full clip length, zero outside its span, exactly as in the mix: mixture ==
 background + sum of events up to PCM rounding), and ``stems/<split>/events.tsv`` with columns
 ``filename onset offset event_label ebr_db stem`` for every split, including the true strong
-layout of weak and unlabelled clips.
+layout of weak and unlabelled clips. For recorded clips the stems are the sources before the room
+and the device (so the mixture is not their sum), plus ``distractor_<k>_<kind>.wav`` listed in
+``stems/<split>/distractors.tsv`` (``filename onset offset kind ebr_db stem``; never labels).
 
 The output folder is built under a temporary name and renamed at the end
 (:func:`jointsed.utils.atomic.atomic_dir`): an existing dataset is never half-overwritten.
@@ -37,28 +46,33 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Mapping, Optional
 
 import numpy as np
 import soundfile as sf
 from tqdm.auto import tqdm
 
 from jointsed import __version__
-from jointsed.data.annotations import (
-    Event,
-    write_durations_tsv,
-    write_filenames_tsv,
-    write_strong_tsv,
-    write_weak_tsv,
-)
-from jointsed.data.classes import DESED_CLASSES
 from jointsed.data.synth import layouts as L
+from jointsed.data.synth.chain_config import RecordingChainConfig
+from jointsed.data.synth.dataset_files import (  # noqa: F401 (EVAL_TSV, EVAL_DURATIONS_TSV, task_events: public here too)
+    DESCRIPTION_FILE,
+    EVAL_DURATIONS_TSV,
+    EVAL_TSV,
+    distractor_stem_name,
+    stem_name,
+    task_events,
+    write_description,
+    write_metadata,
+    write_stem_tables,
+)
 from jointsed.data.synth.dsp import rms
 from jointsed.data.synth.mixer import PlacedEvent, Soundscape, mix_soundscape
 from jointsed.data.synth.presets import SynthConfig, resolve_config
+from jointsed.data.synth.recording_chain import RECORDED_SPLITS, RecordingChain
 from jointsed.data.synth.sources import RecordedSources, SourceBank, SynthError, SyntheticSources
 from jointsed.errors import JointsedError
-from jointsed.utils.atomic import atomic_dir, atomic_write_json, atomic_write_text
+from jointsed.utils.atomic import atomic_dir
 
 
 @dataclass(frozen=True)
@@ -78,12 +92,7 @@ SPLITS: tuple[SplitSpec, ...] = (
     SplitSpec("public_eval", "audio/eval/public", 5),
 )
 SPLIT_BY_NAME = {s.name: s for s in SPLITS}
-#: the held-out eval split's tables (relative to the dataset root; DESED's names)
-EVAL_TSV = "metadata/eval/public.tsv"
-EVAL_DURATIONS_TSV = "metadata/eval/public_durations.tsv"
 SAMPLE_SUBTYPE = "PCM_16"
-#: the dataset's description (generator, preset, seed, settings, sources, clip and event counts)
-DESCRIPTION_FILE = "synth.json"
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,9 @@ class ClipResult:
     index: int
     ebr_db: tuple[float, ...]  # per event, in task order
     normalised: bool
+    #: recorded clips: (kind, start, stop, ratio dB) per distractor, and the bank's room (None: no reverb)
+    distractors: tuple[tuple[str, int, int, float], ...] = ()
+    room: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,7 @@ class SynthReport:
         clips / events: per split name (weak, synthetic, unlabel_in_domain, validation).
         peak_normalised: number of clips scaled down to avoid clipping.
         seconds: wall-clock time of the whole run.
+        recording: with the recording chain on: its rooms, distractors and reverberant clips.
     """
 
     out_dir: Path
@@ -125,6 +138,7 @@ class SynthReport:
     seconds: float
     workers: int
     stems: bool
+    recording: Optional[dict[str, Any]] = None
 
     @property
     def total_clips(self) -> int:
@@ -138,6 +152,13 @@ class SynthReport:
         rows.append(f"{self.total_clips} clips ({audio_min:.1f} min of audio at {self.config.sample_rate} Hz) "
                     f"in {self.seconds:.1f} s with {self.workers} worker(s); "
                     f"{self.peak_normalised} peak-normalised; written to {self.out_dir}")
+        if self.recording:
+            bank = self.recording["rir_bank"]
+            rooms = (f"{bank['rooms']} simulated rooms (RT60 {bank['rt60_measured_s']['min']:.2f}-"
+                     f"{bank['rt60_measured_s']['max']:.2f} s)") if bank else "no rooms"
+            rows.append(f"recording chain on {', '.join(self.recording['splits'])}: {rooms}, "
+                        f"{sum(self.recording['reverberant_clips'].values())} reverberant clips, "
+                        f"{sum(self.recording['distractors'].values())} distractor sounds")
         return "\n".join(rows)
 
 
@@ -175,21 +196,11 @@ def layout_to_task(split: str, index: int, layout: L.ClipLayout, config: SynthCo
     return ClipTask(split, index, layout.filename, tuple(events))
 
 
-def task_events(task: ClipTask, sample_rate: int) -> list[Event]:
-    """The task's events as annotation rows (times are the exact sample boundaries)."""
-    return [Event(task.filename, start / sample_rate, stop / sample_rate, label)
-            for label, start, stop in task.events]
-
-
 # ----------------------------------------------------------------------------------------------
 # rendering one clip
 # ----------------------------------------------------------------------------------------------
 def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     sf.write(str(path), audio.astype(np.float32), sample_rate, subtype=SAMPLE_SUBTYPE, format="WAV")
-
-
-def stem_name(k: int, label: str) -> str:
-    return f"event_{k:02d}_{label}.wav"
 
 
 @dataclass(frozen=True)
@@ -201,9 +212,15 @@ class ClipRenderer:
     root: str
     sources: SourceBank
     stems: bool = False
+    chain: Optional[RecordingChain] = None
+
+    def records(self, split: str) -> bool:
+        """Whether clips of ``split`` go through the recording chain."""
+        return self.chain is not None and split in RECORDED_SPLITS
 
     def soundscape(self, task: ClipTask) -> tuple[Soundscape, tuple[float, ...]]:
-        """Mix one clip (no file written). Returns the soundscape and the per-event EBR targets."""
+        """Mix one clip (no file written; before the recording chain). Returns the soundscape and
+        the per-event EBR targets."""
         cfg = self.config
         sr, n = cfg.sample_rate, cfg.n_samples
         split_id = SPLIT_BY_NAME[task.split].split_id
@@ -213,6 +230,8 @@ class ClipRenderer:
             background = self.sources.background(clip_rng, n, sr)
             if all(rms(background[a:b]) > 0.0 for _, a, b in task.events):
                 break
+        if self.records(task.split):  # a real recording's richer background, before the events' ratios
+            background = self.chain.background(background, split_id, task.index, sr)
         background = background * (level / rms(background))
         placed = []
         for k, (label, start, stop) in enumerate(task.events):
@@ -225,15 +244,28 @@ class ClipRenderer:
     def __call__(self, task: ClipTask) -> ClipResult:
         sr = self.config.sample_rate
         scape, ebrs = self.soundscape(task)
+        recording = None
+        if self.records(task.split):
+            recording = self.chain.record(scape, SPLIT_BY_NAME[task.split].split_id, task.index, sr,
+                                          self.config.fade_duration)
         root = Path(self.root)
-        _write_wav(root / SPLIT_BY_NAME[task.split].audio_dir / task.filename, scape.mixture, sr)
+        mixture = scape.mixture if recording is None else recording.mixture
+        _write_wav(root / SPLIT_BY_NAME[task.split].audio_dir / task.filename, mixture, sr)
+        distractors = () if recording is None else recording.distractors
         if self.stems:
             folder = root / "stems" / task.split / Path(task.filename).stem
             folder.mkdir(parents=True, exist_ok=True)
             _write_wav(folder / "background.wav", scape.background, sr)
             for k, event in enumerate(scape.events):
                 _write_wav(folder / stem_name(k, event.label), scape.stem(k), sr)
-        return ClipResult(task.split, task.index, ebrs, scape.normalised)
+            for k, sound in enumerate(distractors):
+                full = np.zeros_like(mixture)
+                full[sound.start:sound.stop] = sound.signal
+                _write_wav(folder / distractor_stem_name(k, sound.label), full, sr)
+        if recording is None:
+            return ClipResult(task.split, task.index, ebrs, scape.normalised)
+        return ClipResult(task.split, task.index, ebrs, recording.normalised,
+                          tuple((d.label, d.start, d.stop, d.ebr_db) for d in distractors), recording.room)
 
 
 _WORKER_RENDERER: ClipRenderer | None = None
@@ -271,64 +303,6 @@ def _run_tasks(tasks: list[ClipTask], renderer: ClipRenderer, workers: int) -> I
 
 
 # ----------------------------------------------------------------------------------------------
-# metadata
-# ----------------------------------------------------------------------------------------------
-def _write_metadata(root: Path, tasks: dict[str, list[ClipTask]], config: SynthConfig) -> None:
-    sr, duration = config.sample_rate, config.n_samples / config.sample_rate
-    meta = root / "metadata"
-    weak = {t.filename: tuple(c for c in DESED_CLASSES if c in {label for label, _, _ in t.events})
-            for t in tasks["weak"]}
-    write_weak_tsv(meta / "train" / "weak.tsv", weak)
-    for split, tsv, durations_tsv in (("synthetic", meta / "train" / "synthetic.tsv",
-                                       meta / "train" / "synthetic_durations.tsv"),
-                                      ("validation", meta / "validation" / "validation.tsv",
-                                       meta / "validation" / "validation_durations.tsv"),
-                                      ("public_eval", root / EVAL_TSV, root / EVAL_DURATIONS_TSV)):
-        if split == "public_eval" and not tasks[split]:
-            continue
-        events = [e for t in tasks[split] for e in task_events(t, sr)]
-        write_strong_tsv(tsv, events, empty_files=[t.filename for t in tasks[split]])
-        write_durations_tsv(durations_tsv, {t.filename: duration for t in tasks[split]})
-    write_filenames_tsv(meta / "train" / "unlabel_in_domain.tsv", [t.filename for t in tasks["unlabel_in_domain"]])
-
-
-def _write_stem_tables(root: Path, tasks: dict[str, list[ClipTask]], results: dict[tuple[str, int], ClipResult],
-                       sample_rate: int) -> None:
-    for split, split_tasks in tasks.items():
-        lines = ["filename\tonset\toffset\tevent_label\tebr_db\tstem"]
-        for task in split_tasks:
-            ebrs = results[(split, task.index)].ebr_db
-            for k, ((label, start, stop), ebr) in enumerate(zip(task.events, ebrs)):
-                stem = f"{Path(task.filename).stem}/{stem_name(k, label)}"
-                lines.append(f"{task.filename}\t{start / sample_rate!r}\t{stop / sample_rate!r}\t{label}\t{ebr!r}\t{stem}")
-        atomic_write_text(root / "stems" / split / "events.tsv", "\n".join(lines) + "\n")
-
-
-_README = """# Synthetic DESED-like dataset
-
-Generated by `jointsed synth` (jointsed {version}), preset `{preset}`, seed {seed}; settings in
-`synth.json`. The audio is synthetic ({sources}); it is NOT the DESED audio.
-
-Event layouts come from the real DESED metadata (Turpault et al., "Sound event detection in
-domestic environments with weakly labeled data and soundscape synthesis", DCASE 2019 workshop;
-MIT license; https://github.com/turpaultn/DESED and https://github.com/turpaultn/DCASE2019_task4):
-validation clips reuse the real validation layout clip for clip (same file names, onsets,
-offsets and labels), synthetic clips reuse layouts of the 2019 synthetic training set, weak and
-unlabelled clips use real weak label sets with events placed from per-class statistics.
-
-Event-to-background ratio (dB) = 20 log10(RMS(event) / RMS(background)) over the event's
-labelled span; drawn uniformly in {ebr} dB per event.
-"""
-
-
-def _write_description(root: Path, report_fields: dict, config: SynthConfig) -> None:
-    atomic_write_json(root / DESCRIPTION_FILE, report_fields)
-    atomic_write_text(root / "README.md", _README.format(
-        version=__version__, preset=report_fields["preset"], seed=report_fields["seed"],
-        sources=report_fields["sources"], ebr=list(config.ebr_db)))
-
-
-# ----------------------------------------------------------------------------------------------
 # public entry point
 # ----------------------------------------------------------------------------------------------
 def synthesize_dataset(
@@ -344,6 +318,8 @@ def synthesize_dataset(
     clip_duration: float | None = None,
     sample_rate: int | None = None,
     ebr_db: tuple[float, float] | None = None,
+    recording_chain: bool | Mapping[str, Any] | RecordingChainConfig | None = None,
+    settings: Mapping[str, Any] | None = None,
     stems: bool = False,
     sources: str | os.PathLike | None = None,
     force: bool = False,
@@ -359,6 +335,11 @@ def synthesize_dataset(
         seed: non-negative integer; same seed and settings -> byte-identical files.
         n_weak, n_synthetic, n_unlabelled, n_validation, n_eval, clip_duration, sample_rate, ebr_db:
             override the preset (None keeps the preset's value).
+        recording_chain: True / False switches the recording chain on or off for the real splits
+            (docs/synthetic_data.md); a mapping overrides its settings (``{"rt60": [0.3, 0.6]}``);
+            None keeps the preset's (on for ``proxy`` only).
+        settings: any setting as plain data, nested for the chain (``jointsed synth --set``),
+            applied before the arguments above.
         stems: also write each event's isolated stem and the background (``stems/``).
         sources: folder of real recordings in the DESED soundbank layout
             (``foreground/<label>/*.wav``, ``background/**/*.wav``) instead of the built-in generators.
@@ -374,10 +355,9 @@ def synthesize_dataset(
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise SynthError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
-    config = resolve_config(preset, n_weak=n_weak, n_synthetic=n_synthetic, n_unlabelled=n_unlabelled,
+    config = resolve_config(preset, settings, n_weak=n_weak, n_synthetic=n_synthetic, n_unlabelled=n_unlabelled,
                             n_validation=n_validation, n_eval=n_eval, clip_duration=clip_duration,
-                            sample_rate=sample_rate,
-                            ebr_db=ebr_db)
+                            sample_rate=sample_rate, ebr_db=ebr_db, recording_chain=recording_chain)
     bank: SourceBank = RecordedSources.from_folder(sources) if sources is not None else SyntheticSources()
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, force, sources)
@@ -389,24 +369,33 @@ def synthesize_dataset(
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if len(all_tasks) >= 48 else 1
     workers = max(1, min(int(workers), len(all_tasks) or 1))
+    chain = None
+    if config.recording_chain.enabled and any(tasks[split] for split in RECORDED_SPLITS):
+        chain = RecordingChain.build(config.recording_chain, seed, config.sample_rate, workers)
 
     try:
         with atomic_dir(out_dir, overwrite=force) as tmp:
             for spec in SPLITS:
                 (tmp / spec.audio_dir).mkdir(parents=True, exist_ok=True)
-            renderer = ClipRenderer(config, seed, str(tmp), bank, stems)
+            renderer = ClipRenderer(config, seed, str(tmp), bank, stems, chain)
             results: dict[tuple[str, int], ClipResult] = {}
             with tqdm(total=len(all_tasks), unit="clip", desc="jointsed synth", disable=not progress) as bar:
                 for result in _run_tasks(all_tasks, renderer, workers):
                     results[(result.split, result.index)] = result
                     bar.update(1)
-            _write_metadata(tmp, tasks, config)
+            write_metadata(tmp, tasks, config)
             if stems:
-                _write_stem_tables(tmp, tasks, results, config.sample_rate)
+                write_stem_tables(tmp, tasks, results, config.sample_rate, recorded=chain is not None)
             clips = {split: len(split_tasks) for split, split_tasks in tasks.items()}
             events = {split: sum(len(t.events) for t in split_tasks) for split, split_tasks in tasks.items()}
             normalised = sum(r.normalised for r in results.values())
-            _write_description(tmp, {
+            recording = None if chain is None else {
+                **chain.describe(),
+                "distractors": {s: sum(len(r.distractors) for k, r in results.items() if k[0] == s) for s in RECORDED_SPLITS},
+                "reverberant_clips": {s: sum(r.room is not None for k, r in results.items() if k[0] == s)
+                                      for s in RECORDED_SPLITS},
+            }
+            write_description(tmp, {
                 "generator": "jointsed synth",
                 "jointsed_version": __version__,
                 "preset": preset,
@@ -417,12 +406,13 @@ def synthesize_dataset(
                 "clips": clips,
                 "events": events,
                 "peak_normalised_clips": normalised,
+                "recording_chain": recording,
             }, config)
     except FileExistsError as exc:  # created by someone else meanwhile
         raise SynthError(str(exc)) from None
     return SynthReport(out_dir=out_dir, preset=preset, seed=seed, config=config, sources=bank.describe(),
                        clips=clips, events=events, peak_normalised=normalised,
-                       seconds=time.perf_counter() - started, workers=workers, stems=stems)
+                       seconds=time.perf_counter() - started, workers=workers, stems=stems, recording=recording)
 
 
 def _check_out_dir(out_dir: Path, force: bool, sources: Optional[str | os.PathLike]) -> None:
