@@ -22,3 +22,31 @@ def test_cli_with_size_overrides(tmp_path, capsys):
         assert (info.frames, info.samplerate) == (3 * 22050, 22050)
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_recording_chain_switch_and_settings(tmp_path, capsys):
+    """``--recording-chain on`` and ``--set recording_chain.KEY=VALUE`` reach the generator and are
+    recorded in synth.json; a bad key or value is a message naming it (exit 2)."""
+    import json
+
+    out = tmp_path / "recorded"
+    small = ["--preset", "tiny", "--n-weak", "1", "--n-synthetic", "1", "--n-unlabelled", "0", "--n-validation", "1",
+             "--n-eval", "0", "--clip-duration", "2", "--no-progress"]
+    args = ["synth", "--out", str(out), *small, "--recording-chain", "on", "--set", "recording_chain.rir_bank_size=2",
+            "--set", "recording_chain.rt60=[0.2, 0.3]"]
+    assert main(args) == 0
+    assert "recording chain on" in capsys.readouterr().out
+    described = json.loads((out / "synth.json").read_text())
+    assert described["settings"]["recording_chain"]["enabled"] is True
+    assert described["settings"]["recording_chain"]["rt60"] == [0.2, 0.3]
+    assert described["recording_chain"]["rir_bank"]["rooms"] == 2
+
+    assert main(["synth", "--out", str(tmp_path / "dry"), *small, "--preset", "proxy", "--recording-chain", "off"]) == 0
+    assert json.loads((tmp_path / "dry" / "synth.json").read_text())["recording_chain"] is None
+    capsys.readouterr()
+    for bad, named in (("recording_chain.rt6=1", "recording_chain.rt6"),
+                       ("recording_chain.rt60=[0.9, 0.2]", "recording_chain.rt60"),
+                       ("recording_chain.eq_bands=many", "recording_chain.eq_bands")):
+        assert main(["synth", "--out", str(tmp_path / "bad"), *small, "--set", bad]) == 2
+        assert named in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
