@@ -73,6 +73,14 @@ def reference():
 
 def test_per_clip_counts_sum_to_the_official_figures(reference):
     detections = _system(reference, 0.6, seed=1)
+    # a class that only the system outputs: sed_eval leaves it out of its macro average, the
+    # tagging F1 counts it as 0
+    absent = [c for c in DESED_CLASSES if not any(e[2] == c for evs in reference.events.values() for e in evs)]
+    reference = Reference({k: [e for e in v if e[2] != "Cat"] for k, v in reference.events.items()},
+                          reference.durations, reference.classes)
+    first = next(iter(detections))
+    detections[first] = sorted([*detections[first], (1.0, 2.0, "Cat")])
+    assert not absent  # the layout has every class: "Cat" is the only one made absent
     official = {
         "event_based": event_based_fscores(reference, detections)["macro_f1"],
         "segment_based": segment_based_fscores(reference, detections)["macro_f1"],
@@ -91,14 +99,16 @@ def test_per_clip_counts_sum_to_the_official_figures(reference):
 
 
 def test_macro_f1_from_counts_table():
-    # (tp, n_ref, n_sys) per class -> macro over classes with n_ref + n_sys > 0
+    # (tp, n_ref, n_sys) per class, which classes count -> macro F1
     cases = [
-        (([2, 0, 0], [2, 0, 1], [2, 0, 0]), (1.0 + 0.0) / 2),  # class 2: a miss only; class 1 absent
-        (([0, 0], [0, 0], [0, 0]), 0.0),  # nothing anywhere
-        (([1, 3], [2, 3], [2, 5]), (0.5 + 0.75) / 2),
+        (([2, 0, 0], [2, 0, 1], [2, 0, 0]), "reference", (1.0 + 0.0) / 2),  # class 2: a miss; class 1 absent
+        (([0, 0], [0, 0], [0, 0]), "reference", 0.0),  # nothing anywhere
+        (([1, 3], [2, 3], [2, 5]), "reference", (0.5 + 0.75) / 2),
+        (([1, 0], [1, 0], [1, 4]), "reference", 1.0),  # class 1 only output: no recall, left out (sed_eval)
+        (([1, 0], [1, 0], [1, 4]), "reference_or_output", 0.5),  # ... but a 0 of the tagging F1
     ]
-    for (tp, n_ref, n_sys), want in cases:
-        assert macro_f1_from_counts(np.array(tp), np.array(n_ref), np.array(n_sys)) == pytest.approx(want)
+    for (tp, n_ref, n_sys), over, want in cases:
+        assert macro_f1_from_counts(np.array(tp), np.array(n_ref), np.array(n_sys), over) == pytest.approx(want)
 
 
 def test_identical_systems_give_an_interval_around_zero(reference):

@@ -28,7 +28,15 @@ def test_cpu_recipe_inherits_lins_settings():
     assert full.optimizer.gamma == cpu.optimizer.gamma == 0.8
     assert full.guided_learning.teacher_noise_std == cpu.guided_learning.teacher_noise_std == 0.15
     assert full.model.teacher.width == 1.0 and cpu.model.teacher.width == 0.5
-    assert full.model.teacher.pools == cpu.model.teacher.pools  # inherited unchanged
+    # 40 ms input frames on CPU (250 per clip): the PT pools time by 50 instead of 100, so both give
+    # Lin's 5 PT frames per 10-s clip; the PS's 40 ms output frames are the CPU recipe's since before
+    assert (full.features.hop_length, cpu.features.hop_length) == (320, 640)
+    for recipe in (full, cpu):
+        time_pooling = 1
+        for pool in recipe.model.teacher.pools:
+            time_pooling *= pool[0]
+        assert recipe.features.n_frames() // time_pooling == 5
+    assert [p[1] for p in full.model.teacher.pools] == [p[1] for p in cpu.model.teacher.pools]  # frequency: Lin's
     assert full.batch.batch_size == 64 and cpu.batch.batch_size == 16
 
 
@@ -44,7 +52,7 @@ def _flatten(data, prefix=""):
 
 ABLATIONS = {
     "joint_no_dfd.yaml": {"joint.distillation.enabled": False},
-    "joint_no_afl.yaml": {"joint.focal.enabled": False, "joint.two_stage.enabled": False},
+    "joint_no_afl.yaml": {"joint.focal.enabled": False},
 }
 
 

@@ -66,3 +66,17 @@ def test_mask_mode_none_gives_zero_distillation(joint_run, learnable_dataset):
     # no strongly labelled clip in the batch: exactly 0
     none = torch.zeros_like(batch["strong_mask"])
     assert float(system_all.distillation_loss(batch["features"], out_s.features, batch["strong"], none)) == 0.0
+
+
+def test_stage_two_without_the_focal_loss_trains_with_bce_at_the_lower_rate(learnable_dataset):
+    """joint_no_afl.yaml keeps the two stages and changes only stage 2's loss: BCE in both."""
+    from jointsed.losses.guided import bce
+    from jointsed.runs.settings import PhaseSettings
+    from jointsed.recipes import packaged_recipe
+
+    config = load_recipe(packaged_recipe("cpu/joint_no_afl"), TINY_JOINT + ["joint.distillation.enabled=false"])
+    assert config.joint.two_stage.enabled and not config.joint.focal.enabled
+    train_set = load_training_set(config, learnable_dataset, progress=False)
+    stage2 = prepare_system(config, train_set, None, PhaseSettings.stage2(config.joint.two_stage.lr_factor, 8))
+    assert stage2.supervised_loss() is bce and stage2.focal is None
+    assert stage2.lr_factor() == config.joint.two_stage.lr_factor < 1.0

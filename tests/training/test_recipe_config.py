@@ -23,8 +23,10 @@ def test_unknown_recipe_key_is_an_error_naming_it(tmp_path):
 
 # ----- configuration ---------------------------------------------------------------------------------------
 def test_joint_config_is_validated():
-    with pytest.raises(ConfigError, match="joint.two_stage"):
-        load_recipe(JOINT_RECIPE, ["joint.focal.enabled=false"])
+    # two stages with BCE in stage 2 (the focal loss's control, joint_no_afl.yaml) are allowed
+    assert load_recipe(JOINT_RECIPE, ["joint.focal.enabled=false"]).joint.two_stage.enabled
+    with pytest.raises(ConfigError, match="joint.two_stage.epochs"):
+        load_recipe(JOINT_RECIPE, ["joint.two_stage.epochs=0"])
     with pytest.raises(ConfigError, match="joint.distillation.layers"):
         load_recipe(JOINT_RECIPE, ["joint.distillation.layers=[3]"])
     with pytest.raises(ConfigError, match="joint.distillation"):

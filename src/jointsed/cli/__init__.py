@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate",
     "report": "report",
     "demo": "demo",
+    "compare": "compare",
     "recipes": "recipes",
 }
 

@@ -42,6 +42,9 @@ class ClipCounts:
         classes: class names (columns).
         tp, n_ref, n_sys: ``(n_clips, n_classes)`` int64: true positives, reference and system
             instances (events, active segments or tags) per clip and class.
+        macro_over: which classes the macro average takes: ``"reference"`` (sed_eval: a class
+            without reference instances has no recall, so no F1, and is left out) or
+            ``"reference_or_output"`` (the tagging F1: a class only output scores 0).
     """
 
     clips: tuple[str, ...]
@@ -49,25 +52,27 @@ class ClipCounts:
     tp: np.ndarray
     n_ref: np.ndarray
     n_sys: np.ndarray
+    macro_over: str = "reference"
 
     def macro_f1(self, weights: np.ndarray | None = None) -> np.ndarray | float:
-        """Macro F1 over the classes present (in the reference or the output) of the set
-        reweighted by ``weights`` (``(n_clips,)`` or ``(B, n_clips)`` clip multiplicities; None =
-        the set itself): equals the evaluator's macro F1 for ``weights=None``."""
+        """Macro F1 of the set reweighted by ``weights`` (``(n_clips,)`` or ``(B, n_clips)``
+        clip multiplicities; None = the set itself): the evaluator's macro F1 for ``weights=None``."""
         counts = [self.tp, self.n_ref, self.n_sys]
         if weights is None:
             tp, n_ref, n_sys = (c.sum(0).astype(np.float64) for c in counts)
         else:
             tp, n_ref, n_sys = (np.asarray(weights, np.float64) @ c for c in counts)
-        return macro_f1_from_counts(tp, n_ref, n_sys)
+        return macro_f1_from_counts(tp, n_ref, n_sys, self.macro_over)
 
 
-def macro_f1_from_counts(tp: np.ndarray, n_ref: np.ndarray, n_sys: np.ndarray) -> np.ndarray | float:
-    """Mean over the last axis (classes) of F1 = 2 TP / (N_ref + N_sys), over the classes with
-    ``N_ref + N_sys > 0`` (0 when none is): sed_eval's macro average over the classes of the
-    reference and the output, with ``zero_score`` for a class never output."""
+def macro_f1_from_counts(tp: np.ndarray, n_ref: np.ndarray, n_sys: np.ndarray,
+                         macro_over: str = "reference") -> np.ndarray | float:
+    """Mean over the last axis (classes) of F1 = 2 TP / (N_ref + N_sys) (0 for a class never
+    output: sed_eval's ``zero_score``), over the classes with ``N_ref > 0`` (``macro_over=
+    "reference"``, sed_eval's event- and segment-based macro F1) or with ``N_ref + N_sys > 0``
+    (``"reference_or_output"``, the tagging F1); 0 when no class qualifies."""
     total = n_ref + n_sys
-    present = total > 0
+    present = (n_ref > 0) if macro_over == "reference" else (total > 0)
     f1 = np.divide(2.0 * tp, total, out=np.zeros(np.shape(total)), where=present)
     n_present = present.sum(-1)
     macro = np.divide(f1.sum(-1), n_present, out=np.zeros(np.shape(n_present)), where=n_present > 0)
@@ -118,7 +123,8 @@ def per_clip_counts(reference: Reference, detections: Mapping[str, Sequence[tupl
             # when nothing was output: TP is 0)
             f1 = values["f1"] if values["f1"] is not None and values["f1"] == values["f1"] else 0.0
             tp[row, col] = int(round(f1 * (values["n_ref"] + values["n_sys"]) / 2.0))
-    return ClipCounts(clips, classes, tp, n_ref, n_sys)
+    return ClipCounts(clips, classes, tp, n_ref, n_sys,
+                      "reference_or_output" if family == "tagging" else "reference")
 
 
 @dataclass(frozen=True)

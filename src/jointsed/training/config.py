@@ -312,10 +312,11 @@ class FocalConfig:
 
 @dataclass
 class TwoStageConfig:
-    """Two-stage training (DESIGN §3; needs ``joint.focal.enabled``). Stage 1 trains the recipe
-    with BCE (``trainer.max_epochs`` epochs) into ``RUN_DIR/stage1``; stage 2 starts from stage
-    1's best weights with a fresh optimiser, ``lr_factor`` x the learning rate and the adaptive
-    focal loss on the labelled terms, for ``epochs`` epochs, into ``RUN_DIR/stage2``. The run
+    """Two-stage training. Stage 1 trains the recipe with BCE (``trainer.max_epochs`` epochs) into
+    ``RUN_DIR/stage1``; stage 2 starts from stage 1's best weights with a fresh optimiser,
+    ``lr_factor`` x the learning rate and the adaptive focal loss on the labelled terms (with
+    ``joint.focal.enabled``; else BCE again: the control that isolates the focal loss from the
+    schedule), for ``epochs`` epochs, into ``RUN_DIR/stage2``. The run
     folder's ``checkpoints/`` and ``metrics.json`` are then those of the stage with the better
     best validation monitor score (stage 2 on ties; ``metrics.json`` says which in
     ``published_stage``), ``config.yaml`` the recipe.
@@ -403,9 +404,6 @@ class RecipeConfig:
             if dist.teacher_epochs < 1:
                 raise ConfigError(f"joint.distillation.teacher_epochs: must be >= 1, got {dist.teacher_epochs}")
         if two.enabled:
-            if not self.joint.focal.enabled:
-                raise ConfigError("joint.two_stage: stage 2 trains with the adaptive focal loss: set "
-                                  "joint.focal.enabled: true")
             if self.system == "frame_teacher":
                 raise ConfigError("joint.two_stage: not for system frame_teacher")
             if two.epochs < 1:
