@@ -110,6 +110,25 @@ def data_folder(plan: ComparisonPlan, out: Path, echo: Callable[[str], None]) ->
     return root
 
 
+def test_set_files(plan: ComparisonPlan, name: str, out: Path, data_root: Path) -> list[Path]:
+    """``[ground truth, audio folder, durations]`` of a held-out set (a synthesised one is made
+    the first time, into ``OUT/test_sets/<name>``)."""
+    test = plan.test_sets[name]
+    if test.synth is None:
+        return [Path(p) if Path(p).is_absolute() else data_root / p for p in (test.tsv, test.audio, test.durations)]
+    from jointsed.data.synth import dataset_files as files
+    from jointsed.data.synth.generate import SPLIT_BY_NAME
+
+    root = out / "test_sets" / name
+    if not (root / files.DESCRIPTION_FILE).is_file():
+        synth = test.synth
+        jointsed_command(["synth", "--preset", synth.preset, "--seed", str(synth.seed), "--out", str(root),
+                          "--no-progress", *synth.args], out / "logs" / f"synth_test_{name}.log")
+    tables = {"validation": (files.VALIDATION_TSV, files.VALIDATION_DURATIONS_TSV),
+              "public_eval": (files.EVAL_TSV, files.EVAL_DURATIONS_TSV)}[test.split]
+    return [root / tables[0], root / SPLIT_BY_NAME[test.split].audio_dir, root / tables[1]]
+
+
 def training_jobs(plan: ComparisonPlan) -> list[Job]:
     return [Job(row, seed) for row, spec in plan.rows.items() if spec.runs_of is None for seed in plan.seeds_of(row)]
 
@@ -161,11 +180,11 @@ def score(plan: ComparisonPlan, row: str, seed: int, out: Path, data_root: Path,
         jointsed_command(["tune", str(run), "--data-root", str(data_root), "--out", str(tuned), "--device", device,
                           "--no-progress"], logs / f"tune_{plan.trained_row(row)}_s{seed}.log")
     results = {}
-    for name, test in plan.test_sets.items():
+    for name in plan.test_sets:
         split = f"{name}_{spec.postprocess}"
         metrics_file = run / EVAL_DIR / split / "metrics.json"
         if not metrics_file.is_file():
-            paths = [(data_root / p) if not Path(p).is_absolute() else Path(p) for p in (test.tsv, test.audio, test.durations)]
+            paths = test_set_files(plan, name, out, data_root)
             extra = ["--postprocess", str(tuned)] if spec.postprocess == "tuned" else []
             jointsed_command(["evaluate", "--run", str(run), "--data-root", str(data_root), "--split", split,
                               "--tsv", str(paths[0]), "--audio", str(paths[1]), "--durations", str(paths[2]),
@@ -268,6 +287,8 @@ def run_comparison(plan: ComparisonPlan, out: str | os.PathLike, *, jobs: int = 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     data_root = data_folder(plan, out, echo)
+    for name in plan.test_sets:  # synthesised held-out sets: made before the trainings start
+        test_set_files(plan, name, out, data_root)
     build_feature_caches(plan, data_root, echo)
     todo = training_jobs(plan)
     jobs = max(1, min(jobs, len(todo) or 1))

@@ -56,16 +56,31 @@ class DataSpec:
 
 @dataclass
 class TestSet:
-    """A held-out set every run is scored on (paths relative to the data folder or absolute)."""
+    """A held-out set every run is scored on: files (relative to the data folder or absolute),
+    or one split of another synthesised dataset (``synth``: other seeds, other layouts)."""
 
-    tsv: str
-    audio: str
-    durations: str
+    tsv: Optional[str] = None
+    audio: Optional[str] = None
+    durations: Optional[str] = None
+    synth: Optional[SynthSpec] = None  # synthesised into OUT/test_sets/<name>
+    split: str = "validation"  # with synth: the split scored (validation or public_eval)
+
+    def validate(self) -> None:
+        files = (self.tsv, self.audio, self.durations)
+        if self.synth is None and None in files:
+            raise ConfigError("give tsv, audio and durations, or synth")
+        if self.synth is not None and any(f is not None for f in files):
+            raise ConfigError("give tsv/audio/durations or synth, not both")
+        if self.split not in ("validation", "public_eval"):
+            raise ConfigError(f"split: validation or public_eval, got {self.split!r}")
 
 
-#: the held-out split ``jointsed synth`` writes with ``--n-eval`` (DESED's public-eval layout)
-DEFAULT_TEST_SETS = {"eval": TestSet("metadata/eval/public.tsv", "audio/eval/public",
-                                     "metadata/eval/public_durations.tsv")}
+def _default_test_sets() -> dict[str, TestSet]:
+    """The held-out split ``jointsed synth`` writes with ``--n-eval`` (DESED's public-eval layout)."""
+    from jointsed.data.synth.dataset_files import EVAL_DURATIONS_TSV, EVAL_TSV
+    from jointsed.data.synth.generate import SPLIT_BY_NAME
+
+    return {"eval": TestSet(EVAL_TSV, SPLIT_BY_NAME["public_eval"].audio_dir, EVAL_DURATIONS_TSV)}
 
 
 @dataclass
@@ -106,7 +121,7 @@ class ComparisonPlan:
     description: str = ""
     seeds: list[int] = field(default_factory=lambda: [42, 1, 2])
     set: list[str] = field(default_factory=list)  # overrides for every trained row (before the row's own)
-    test_sets: dict[str, TestSet] = field(default_factory=lambda: dict(DEFAULT_TEST_SETS))
+    test_sets: dict[str, TestSet] = field(default_factory=_default_test_sets)
     effects: dict[str, EffectSpec] = field(default_factory=dict)
     bootstrap: int = 2000  # bootstrap replicates of each count-metric interval
 

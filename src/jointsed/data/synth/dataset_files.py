@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # generate imports this module
 #: the held-out eval split's tables (relative to the dataset root; DESED's names)
 EVAL_TSV = "metadata/eval/public.tsv"
 EVAL_DURATIONS_TSV = "metadata/eval/public_durations.tsv"
+#: the validation split's tables
+VALIDATION_TSV = "metadata/validation/validation.tsv"
+VALIDATION_DURATIONS_TSV = "metadata/validation/validation_durations.tsv"
 #: the dataset's description (generator, preset, seed, settings, sources, clip and event counts)
 DESCRIPTION_FILE = "synth.json"
 
@@ -52,8 +55,7 @@ def write_metadata(root: Path, tasks: dict[str, list[ClipTask]], config: SynthCo
     write_weak_tsv(meta / "train" / "weak.tsv", weak)
     for split, tsv, durations_tsv in (("synthetic", meta / "train" / "synthetic.tsv",
                                        meta / "train" / "synthetic_durations.tsv"),
-                                      ("validation", meta / "validation" / "validation.tsv",
-                                       meta / "validation" / "validation_durations.tsv"),
+                                      ("validation", root / VALIDATION_TSV, root / VALIDATION_DURATIONS_TSV),
                                       ("public_eval", root / EVAL_TSV, root / EVAL_DURATIONS_TSV)):
         if split == "public_eval" and not tasks[split]:
             continue
