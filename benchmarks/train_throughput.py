@@ -189,6 +189,33 @@ def _recipe(system: str, size: str, args: argparse.Namespace, extra: list[str]):
     return load_recipe(RECIPES[(system, size)], overrides)
 
 
+def flops_per_clip(config) -> dict[str, float]:
+    """Forward + backward FLOPs of one training clip (``torch.utils.flop_counter``), per network:
+    the trained networks forward + backward, the mean teacher's EMA copy forward only. The
+    distance of clips/s x FLOPs from the CPU's peak is what is left to take."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from jointsed.config import to_dict
+    from jointsed.models.networks import SYSTEM_NETWORKS, build_network
+
+    fc, n_classes = config.features, len(config.data.classes)
+    x = torch.randn(1, fc.n_frames(), fc.n_mels)
+    out: dict[str, float] = {}
+    for role, kind in SYSTEM_NETWORKS[config.system].items():
+        net = build_network(kind, to_dict(config.model), n_classes, fc.n_mels, None).train()
+        counter = FlopCounterMode(display=False)
+        with counter:
+            if role == "ema_teacher":
+                with torch.no_grad():
+                    net(x)
+            else:
+                o = net(x)
+                (o.clip.sum() + o.frame.sum()).backward()
+        out[role] = counter.get_total_flops() / 1e9
+    out["total"] = sum(out.values())
+    return out
+
+
 def measure(system: str, size: str, args: argparse.Namespace) -> dict:
     """Clips per second of ``steps`` timed training steps (after ``warmup``), no validation."""
     config = _recipe(system, size, args, ["data.validation_tsv=null", "trainer.max_epochs=1",
@@ -212,6 +239,8 @@ def measure(system: str, size: str, args: argparse.Namespace) -> dict:
     times = timer.times[args.warmup :]
     clips = sum(timer.sizes[args.warmup :])
     seconds = sum(times)
+    gflop = flops_per_clip(config)
+    rate = clips / seconds if seconds > 0 else float("nan")
     return {
         "system": system,
         "recipe": size,
@@ -220,7 +249,10 @@ def measure(system: str, size: str, args: argparse.Namespace) -> dict:
         "batch_size": bs,
         "steps_timed": len(times),
         "seconds_per_step": seconds / max(1, len(times)),
-        "clips_per_second": clips / seconds if seconds > 0 else float("nan"),
+        "clips_per_second": rate,
+        "gflop_per_clip": gflop,
+        "gflop_per_second": rate * gflop["total"],
+        "fused_training": os.environ.get("JOINTSED_REFERENCE_TRAINING", "") not in ("1", "true", "yes"),
         # everything else of the train() call: data module, trainer set-up, checkpoint, teardown
         "seconds_outside_steps": wall - sum(timer.times),
     }
@@ -317,7 +349,7 @@ def main() -> None:
             row = measure(system, size, run_args)
             rows.append(row)
             print(f"{system:16s} {size:5s} batch {row['batch_size']:3d}  {row['seconds_per_step']:8.3f} s/step  "
-                  f"{row['clips_per_second']:9.1f} clips/s", flush=True)
+                  f"{row['clips_per_second']:9.1f} clips/s  {row['gflop_per_second']:6.1f} GFLOP/s", flush=True)
     load_after = os.getloadavg()
 
     device = _device(args)
@@ -326,10 +358,11 @@ def main() -> None:
           f"torch threads {torch.get_num_threads()}); load average before {load_before[0]:.2f}, "
           f"after {load_after[0]:.2f} on {os.cpu_count()} CPU cores")
     if not args.epoch:
-        print(f"{'system':16s} {'recipe':6s} {'batch':>5s} {'s/step':>9s} {'clips/s':>9s}")
+        print(f"{'system':16s} {'recipe':6s} {'batch':>5s} {'s/step':>9s} {'clips/s':>9s} {'GFLOP/clip':>10s} "
+              f"{'GFLOP/s':>8s}")
         for r in rows:
             print(f"{r['system']:16s} {r['recipe']:6s} {r['batch_size']:5d} {r['seconds_per_step']:9.3f} "
-                  f"{r['clips_per_second']:9.1f}")
+                  f"{r['clips_per_second']:9.1f} {r['gflop_per_clip']['total']:10.3f} {r['gflop_per_second']:8.1f}")
     if args.quick and args.out is None:
         print("--quick: nothing saved")
         return

@@ -14,21 +14,24 @@ from jointsed.postprocess.params import PostProcessingParams
 from jointsed.training.config import load_recipe
 from jointsed.training.data import load_validation_set
 from jointsed.training.phases import train
-from helpers import MT_RECIPE, TINY_MT, tone_file
+from helpers import GL_RECIPE, MT_RECIPE, TINY_MT, tone_file
+
+#: samples per frame of the CPU recipes (40 ms at 16 kHz)
+CPU_HOP = load_recipe(GL_RECIPE).features.hop_length
 
 
 def test_long_stereo_44k_file(gl_model, tmp_path):
     audio = tone_file(tmp_path / "long.wav", 35.0, 44100, 2, [(300.0, 2.0, 6.0), (580.0, 20.0, 34.9)])
     detector = Detector.from_checkpoint(gl_model)
     pred = detector.predict(audio)
-    assert pred.frame_scores.shape == (35 * 16000 // 320, 4)
+    assert pred.frame_scores.shape == (35 * 16000 // CPU_HOP, 4)
     assert pred.clip_scores.shape == (4,)
     assert np.isfinite(pred.frame_scores).all() and (pred.frame_scores >= 0).all() and (pred.frame_scores <= 1).all()
     assert pred.duration == pytest.approx(35.0)
     for e in pred.events:
         assert 0.0 <= e.onset < e.offset <= 35.0 + 1e-9
         assert e.filename == "long.wav"
-    assert pred.frame_hop == pytest.approx(0.02)
+    assert pred.frame_hop == pytest.approx(CPU_HOP / 16000)
 
 
 def test_windows_are_joined_by_averaging_frames_and_taking_the_clip_maximum(gl_model):
@@ -45,16 +48,18 @@ def test_windows_are_joined_by_averaging_frames_and_taking_the_clip_maximum(gl_m
     frame = np.stack([np.full((window, 4), value) for value in (0.2, 0.6, 0.9)])
     joined_clip, joined = detector._stitch(starts, n_frames, n_frames, clip, frame)
     np.testing.assert_allclose(joined_clip, clip.max(axis=0))
-    np.testing.assert_allclose(joined[:hop], 0.2, rtol=1e-6)            # window 0 only
-    np.testing.assert_allclose(joined[hop:window], 0.4, rtol=1e-6)      # windows 0 and 1
-    np.testing.assert_allclose(joined[window:window + hop], 0.75, rtol=1e-6)  # windows 1 and 2
-    np.testing.assert_allclose(joined[window + hop:], 0.9, rtol=1e-6)   # window 2 only
+    # each frame: the mean of the windows that cover it (a 5-s window of 40 ms frames is odd: 125)
+    values = (0.2, 0.6, 0.9)
+    expected = [np.mean([v for s, v in zip(starts, values) if s <= t < s + window]) for t in range(n_frames)]
+    np.testing.assert_allclose(joined[:, 0], expected, rtol=1e-6)
+    assert joined[0, 0] == pytest.approx(0.2) and joined[-1, 0] == pytest.approx(0.9)
+    assert joined[hop, 0] == pytest.approx(0.4)  # windows 0 and 1
 
 
 def test_short_file_is_padded_like_training(gl_model, tmp_path):
     audio = tone_file(tmp_path / "short.flac", 3.0, 22050, 1, [(417.0, 0.5, 2.5)])
     pred = Detector.from_checkpoint(gl_model).predict(audio)
-    assert pred.frame_scores.shape == (150, 4)
+    assert pred.frame_scores.shape == (3 * 16000 // CPU_HOP, 4)
     assert all(e.offset <= 3.0 + 1e-9 for e in pred.events)
 
 
@@ -117,7 +122,7 @@ def test_mean_teacher_checkpoint_predicts(learnable_dataset, tmp_path):
     audio = tone_file(tmp_path / "a.wav", 11.0, 16000, 1, [(300.0, 1.0, 3.0)])
     student = Detector.from_checkpoint(run).predict(audio)
     teacher = Detector.from_checkpoint(run, predict_with="teacher").predict(audio)
-    assert student.frame_scores.shape == teacher.frame_scores.shape == (550, 4)
+    assert student.frame_scores.shape == teacher.frame_scores.shape == (11 * 16000 // CPU_HOP, 4)
     assert not np.array_equal(student.frame_scores, teacher.frame_scores)
 
 

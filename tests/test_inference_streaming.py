@@ -196,7 +196,7 @@ def test_streamed_prediction_equals_whole_file_prediction(tmp_path):
     a = Detector.from_checkpoint(ckpt, stream_above=float("inf")).predict(short)
     b = Detector.from_checkpoint(ckpt, stream_above=0.0).predict(short)
     assert np.array_equal(a.frame_scores, b.frame_scores) and np.array_equal(a.clip_scores, b.clip_scores)
-    assert a.frame_scores.shape[0] == int(2.1 * 16000) // 320
+    assert a.frame_scores.shape[0] == int(2.1 * 16000) // load_recipe(recipes_root() / "cpu" / "gl_baseline.yaml").features.hop_length
 
 
 @pytest.mark.parametrize("hop", [None, 250])  # the default half-window hop; windows without overlap

@@ -34,7 +34,7 @@ def test_evaluate_checkpoint_writes_a_complete_eval_folder(trained_run, tiny_dat
     assert metrics["psds1"]["value"] is not None and metrics["psds_classes"]
     # the eval folder's events are Lin's post-processing of the raw scores
     scores = score_split(run, tiny_dataset, progress=False)
-    expected = postprocess_scores(scores.clip_scores, scores.frame_scores, default_params(run), 0.02)
+    expected = postprocess_scores(scores.clip_scores, scores.frame_scores, default_params(run), scores.frame_hop)
     assert sorted((e.filename, e.onset, e.event_label) for e in folder.predictions) == sorted(
         (e.filename, e.onset, e.event_label) for e in expected)
     index = build_report(run, n_clips=1, progress=False)

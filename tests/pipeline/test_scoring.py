@@ -17,7 +17,7 @@ def test_score_split_is_reused_for_the_same_checkpoint(trained_run, tiny_dataset
     first = score_split(trained_run, tiny_dataset, progress=False, reuse=False)
     truth = read_strong_tsv(tiny_dataset / VALIDATION_TSV)
     assert first.filenames == truth.filenames and not first.reused
-    assert all(s.shape == (500, 10) for s in first.frame_scores.values())
+    assert all(s.shape == (250, 10) for s in first.frame_scores.values())  # 40 ms frames (CPU recipe)
     assert all(s.shape == (10,) for s in first.clip_scores.values())
 
     from jointsed.inference import Detector
