@@ -83,6 +83,17 @@ def test_plans_are_validated_naming_the_key(tmp_path):
             load_plan(str(_plan(tmp_path, data)))
 
 
+def test_a_derived_plan_skips_rows_and_their_effects(tmp_path):
+    _plan(tmp_path, TINY_PLAN)
+    derived = tmp_path / "derived.yaml"
+    derived.write_text(yaml.safe_dump({"base": "plan.yaml", "rows": {"gl_lin": {"skip": True}}}))
+    plan = load_plan(str(derived))
+    assert list(plan.rows) == ["gl"] and plan.effects == {}
+    derived.write_text(yaml.safe_dump({"base": "plan.yaml", "rows": {"gl": {"skip": True}}}))
+    with pytest.raises(ConfigError, match="skipped"):  # gl_lin scores gl's runs
+        load_plan(str(derived))
+
+
 def test_packaged_plans_load():
     from jointsed.pipeline.compare_plan import list_plans
 

@@ -94,6 +94,7 @@ class RowSpec:
     postprocess: PostprocessChoice = "tuned"
     seeds: Optional[list[int]] = None  # default: the plan's seeds
     label: str = ""  # the table's name of the row (default: its key)
+    skip: bool = False  # leave the row (and the effects that name it) out: a plan with `base:` drops rows so
 
     def validate(self) -> None:
         if (self.recipe is None) == (self.runs_of is None):
@@ -126,6 +127,12 @@ class ComparisonPlan:
     bootstrap: int = 2000  # bootstrap replicates of each count-metric interval
 
     def validate(self) -> None:
+        skipped = {name for name, row in self.rows.items() if row.skip}
+        self.rows = {name: row for name, row in self.rows.items() if not row.skip}
+        self.effects = {name: e for name, e in self.effects.items() if not {e.treatment, e.control} & skipped}
+        for name, row in self.rows.items():
+            if row.runs_of in skipped:
+                raise ConfigError(f"rows.{name}.runs_of: row {row.runs_of!r} is skipped")
         if not self.rows:
             raise ConfigError("rows: at least one row is needed")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):

@@ -62,7 +62,7 @@ def markdown(plan: ComparisonPlan, results: dict[str, Any]) -> str:
                         continue
                     estimate, interval, verdict = _interval(effect, pct)
                     lines.append(f"| {entry['label']} | {title} | {estimate} | {interval} | {verdict} |")
-            lines += ["", "Intervals: F1 metrics by a paired bootstrap over test clips combined with a bootstrap "
-                      "over each system's seeds; PSDS by Welch's t over seeds (PSDS is not a sum over clips, "
-                      "so its interval does not include the test-clip noise).", ""]
+            lines += ["", "Intervals: event, segment and AT F1 by a paired bootstrap over test clips combined with a "
+                      "bootstrap over each system's seeds; intersection F1 and PSDS by Welch's t over seeds (they "
+                      "are not sums over clips, so their intervals do not include the test-clip noise).", ""]
     return "\n".join(lines).rstrip() + "\n"
