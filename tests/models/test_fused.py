@@ -146,6 +146,9 @@ def test_networks_train_the_same_on_the_fused_path(build, monkeypatch):
     for (name, p_ref), p_fast in zip(ref_net.named_parameters(), fast_net.parameters()):
         if name.endswith(".bias") and ("convs" in name or ".conv." in name):
             continue  # a bias before batch norm has gradient 0: both are float noise
+        if p_ref.grad.abs().max() < 1e-4:  # e.g. attention pooling's bias: softmax over time ignores it
+            assert p_fast.grad.abs().max() < 1e-4, name
+            continue
         assert rel(p_fast.grad, p_ref.grad) < 1e-3, name
     for (name, b_ref), b_fast in zip(ref_net.named_buffers(), fast_net.buffers()):
         assert rel(b_fast.float(), b_ref.float()) < 1e-5, name

@@ -7,7 +7,7 @@
 * :mod:`.fast_f1` — vectorised event-based F1 equal to sed_eval's;
 * :mod:`.tuning` — per-class search of the parameters (DESIGN §4, our formulation); its grid and
   result types are in :mod:`.tuning_types`, the two searches in :mod:`.tuning_event_f1` and
-  :mod:`.tuning_psds1` (over the inputs of :mod:`.tuning_inputs`).
+  :mod:`.tuning_psds` (over the inputs of :mod:`.tuning_inputs`).
 """
 
 from jointsed.utils.lazy import lazy_attributes

@@ -33,7 +33,7 @@ each ascending).
 
 This module is the entry point (:func:`tune_event_specific`); the grid and result types are in
 :mod:`.tuning_types`, the shared input preparation in :mod:`.tuning_inputs`, the searches in
-:mod:`.tuning_event_f1` and :mod:`.tuning_psds1`.
+:mod:`.tuning_event_f1` and :mod:`.tuning_psds`.
 """
 
 
@@ -49,7 +49,7 @@ from jointsed.evaluate.settings import EVENT_COLLARS, EventCollars
 from jointsed.postprocess.params import PER_CLASS_FIELDS, PostProcessingError, PostProcessingParams
 from jointsed.postprocess.tuning_event_f1 import search_class_event_f1
 from jointsed.postprocess.tuning_inputs import prepare_scores
-from jointsed.postprocess.tuning_psds1 import tune_psds1
+from jointsed.postprocess.tuning_psds import tune_psds1
 from jointsed.postprocess.tuning_types import ClassTuning, TuningGrid, TuningResult
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Tuning inputs regrouped for the per-class searches (:mod:`.tuning_event_f1`, :mod:`.tuning_psds1`).
+"""Tuning inputs regrouped for the per-class searches (:mod:`.tuning_event_f1`, :mod:`.tuning_psds`).
 
 :func:`prepare_scores` checks the scores against the ground truth once and regroups them into a
 :class:`PreparedScores` (clips of equal length stacked, reference events per class as arrays), so
