@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from jointsed.config import ConfigError, from_dict
 from jointsed.models.fused import ByteMaskDropout, conv_batch_norm, fused_training_enabled
+from jointsed.models.gru import bidirectional_gru
 from jointsed.models.layers import InputNorm, InputNormalization, check_input, flatten_frames, pad_time
 from jointsed.models.output import SEDOutput, upsample_frames
 from jointsed.models.pooling import AttentionPooling, LinearSoftmaxPooling, PoolingOutput
@@ -228,7 +229,8 @@ class CRNN(nn.Module):
         for block in self.blocks:
             h = block.forward_fused(h) if fused else block(h)
             features.append(h)
-        h, _ = self.rnn(flatten_frames(h))  # (B, T', 2 * hidden)
+        h = flatten_frames(h)  # (B, T', 2 * hidden) after the GRU; fast training GRU: jointsed.models.gru
+        h = bidirectional_gru(h, self.rnn) if fused else self.rnn(h)[0]
         embedding = self.dropout(h)
         out = self.pooling(embedding)
         return SEDOutput(
