@@ -9,10 +9,11 @@ inverse, used to save the resolved config next to every run.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Optional, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -23,6 +24,130 @@ T = TypeVar("T")
 
 class ConfigError(JointsedError, ValueError):
     """A configuration value is unknown, missing or of the wrong type."""
+
+
+#: deepest nesting of mappings / lists accepted in a config text (YAML or JSON): PyYAML and json
+#: build nested objects recursively, so a few thousand levels end in a RecursionError; no config
+#: of jointsed needs more than a handful
+MAX_NESTING = 64
+#: integers of a config fit in 64 bits (what torch, numpy and Lightning take)
+MAX_INT = 2**63 - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """The allowed range of a numeric config key (each item of a list of numbers)."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False  # lo itself excluded
+    hi_open: bool = False
+    max_items: Optional[int] = None  # a list value: at most this many items (a grid's candidates)
+
+    def allows(self, value: float) -> bool:
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return False
+        return not (self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi))
+
+    def text(self) -> str:
+        """``1 <= x <= 4096``, ``0 < x <= 1``, ``x >= 0``."""
+        def num(v: float) -> str:
+            return f"{v:,.0f}".replace(",", "_") if float(v).is_integer() and abs(v) >= 10_000 else f"{v:g}"
+
+        low = f"{num(self.lo)} {'<' if self.lo_open else '<='} " if self.lo is not None else ""
+        high = f" {'<' if self.hi_open else '<='} {num(self.hi)}" if self.hi is not None else ""
+        items = f", at most {self.max_items} values" if self.max_items is not None else ""
+        return f"{low}x{high}{items}"
+
+
+def _leaves(data: Any, prefix: str = ""):
+    """``(dotted key, value)`` of every non-mapping value of plain config data."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip("."), data
+
+
+def _numbers(value: Any):
+    """The numbers in a value (itself, or the items of nested lists); strings and bools aside."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _numbers(item)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
+
+
+def check_bounds(data: dict[str, Any], bounds: dict[str, Bound], where: str = "") -> None:
+    """Check plain config data against ``bounds`` (dotted keys; ``*`` matches one key), before any
+    object is built from it (a batch size of 10^9 must not allocate first). Values of the wrong
+    type are left to :func:`from_dict`.
+
+    Raises:
+        ConfigError: naming the key, the value and the bound.
+    """
+    import fnmatch
+
+    for key, value in _leaves(data):
+        bound = bounds.get(key) or next((b for k, b in bounds.items() if "*" in k and fnmatch.fnmatchcase(key, k)),
+                                        None)
+        if bound is None:
+            continue
+        name = f"{where}.{key}" if where else key
+        if bound.max_items is not None and isinstance(value, (list, tuple)) and len(value) > bound.max_items:
+            raise ConfigError(f"{name}: {len(value)} values, more than {bound.max_items} (allowed: {bound.text()})")
+        items = enumerate(value) if isinstance(value, (list, tuple)) else [(None, value)]
+        for index, item in items:
+            for number in _numbers(item):
+                if number != number or not bound.allows(number):
+                    at = name if index is None else f"{name}[{index}]"
+                    raise ConfigError(f"{at}: {number!r} is out of range (allowed: {bound.text()})")
+
+
+def check_nesting(text: str, where: str, kind: str = "yaml", limit: int = MAX_NESTING) -> None:
+    """Refuse a YAML or JSON text nested deeper than ``limit`` levels, before it is parsed into
+    objects (both parsers recurse per level: 3,000 levels end in a RecursionError).
+
+    Raises:
+        ConfigError: naming ``where``, the depth reached and the limit.
+    """
+    depth = 0
+    if kind == "json":
+        in_string = escaped = False
+        for char in text:  # brackets outside strings
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+                if depth > limit:
+                    break
+            elif char in "]}":
+                depth -= 1
+    else:
+        # events build no objects and do not recurse; libyaml's parser is fast (the pure-Python
+        # one takes seconds on thousands of open brackets) and stops itself at 1,000 levels
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            for event in yaml.parse(text, Loader=loader):
+                if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                    depth += 1
+                    if depth > limit:
+                        break
+                elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                    depth -= 1
+        except yaml.YAMLError as exc:
+            if "nesting depth" not in str(exc):
+                return  # the real parse reports it, with its line
+            depth = limit + 1
+    if depth > limit:
+        raise ConfigError(f"{where}: nested more than {limit} levels deep; no jointsed setting needs that")
 
 
 def _type_name(tp: Any) -> str:
@@ -76,10 +201,16 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if isinstance(value, int) and abs(value) > MAX_INT:
+            raise ConfigError(f"{where}: {value} is too large a number")
+        if not math.isfinite(value):  # .nan / .inf: no setting of jointsed means them
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if abs(value) > MAX_INT:
+            raise ConfigError(f"{where}: {value} is too large an integer (at most {MAX_INT})")
         return value
     if tp is bool:
         if not isinstance(value, bool):
@@ -102,6 +233,18 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'config'}: expected a mapping, got {data!r}")
+    bounds = getattr(cls, "BOUNDS", None)  # a class's ranges of its own keys (check_bounds)
+    if isinstance(bounds, dict):
+        try:
+            check_bounds(data, bounds)
+        except ConfigError as exc:
+            raise ConfigError(_within(where, str(exc))) from None
+    precheck = getattr(cls, "check_data", None)
+    if callable(precheck):  # checks of the raw data that must run before any part is built
+        try:
+            precheck(data)
+        except ConfigError as exc:
+            raise ConfigError(_within(where, str(exc))) from None
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -123,8 +266,13 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
         try:
             validate()
         except ConfigError as exc:
-            raise ConfigError(f"{where + ': ' if where else ''}{exc}") from None
+            raise ConfigError(_within(where, str(exc))) from None
     return obj
+
+
+def _within(where: str, message: str) -> str:
+    """``where: message``, unless the message already starts with its key (``data.classes: ...``)."""
+    return message if not where or message.startswith(f"{where}.") else f"{where}: {message}"
 
 
 def to_dict(obj: Any) -> Any:
@@ -146,7 +294,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        check_nesting(text, str(path))
+        data = yaml.safe_load(text)
     except UnicodeDecodeError as exc:  # a binary file given as a config
         raise ConfigError(f"{path}: not a YAML text file (byte {exc.start} is not UTF-8 text)") from None
     except yaml.YAMLError as exc:
@@ -178,6 +328,9 @@ def parse_override(text: str) -> dict[str, Any]:
     key, raw = text.split("=", 1)
     if not key.strip() or any(not p for p in key.strip().split(".")):
         raise ConfigError(f"override {text!r} must look like key.path=value")
+    if key.count(".") >= MAX_NESTING:
+        raise ConfigError(f"override {text[:60]!r}...: a key path of more than {MAX_NESTING} parts")
+    check_nesting(raw, f"override {key.strip()}")
     try:
         value = yaml.safe_load(raw) if raw != "" else ""
     except yaml.YAMLError as exc:
@@ -254,10 +407,19 @@ def _default_text(field: dataclasses.Field) -> str:
     ).strip() + "`"
 
 
-def reference_markdown(cls: type, title: str) -> str:
+def reference_markdown(cls: type, title: str, bounds: dict[str, Bound] | None = None) -> str:
     """Markdown reference of a config dataclass tree: one table per section, with every key's
-    type, default and the comment written beside it in the source. Generated, so it cannot drift."""
+    type, default, the comment written beside it in the source and its allowed range
+    (``bounds``, as for :func:`check_bounds`). Generated, so it cannot drift."""
+    import fnmatch
     import inspect
+
+    bounds = bounds or {}
+
+    def bound_note(key: str) -> str:
+        matches = [b for k, b in bounds.items() if k == key or fnmatch.fnmatchcase(key, k)
+                   or (k.endswith(".*") and k[:-2] == key)]
+        return f" Range: `{matches[0].text()}`." if matches else ""
 
     out = [f"# {title}", ""]
 
@@ -277,7 +439,8 @@ def reference_markdown(cls: type, title: str) -> str:
                 continue
             tp_f = hints[f.name]
             type_text = _doc_type(tp_f).replace("|", "\\|")
-            note = comments.get(f.name, "").replace("|", "\\|")
+            key = f"{path}.{f.name}" if path else f.name
+            note = (comments.get(f.name, "") + bound_note(key)).strip().replace("|", "\\|")
             default = _default_text(f).replace("|", "\\|")
             out.append(f"| `{f.name}` | {type_text} | {default} | {note} |")
             if dataclasses.is_dataclass(tp_f):

@@ -157,3 +157,20 @@ def test_unwritable_cache_is_a_clear_error(tmp_path, clips):
         cache.build(clips[:1], workers=1, progress=False)
     with pytest.raises(CacheError, match="not_a_folder"):
         cache.get(clips[0])
+
+
+def test_an_entry_holding_nan_is_blamed_on_the_cache_and_recomputed(tmp_path, clips, capsys):
+    """Issue 22: NaN written into a cache entry was reported as the audio's fault (downstream,
+    "probabilities contain NaN"); it is a damaged entry, said so and computed again."""
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+    good = cache.get(clips[0])
+    entry = cache.entry_path(clips[0])
+    damaged = np.load(entry)
+    damaged[3, 5] = np.nan
+    np.save(entry, damaged)  # same size: the entry looks complete
+    assert cache.has(clips[0])
+    stack = cache.load_stack([clips[0], clips[1]])
+    err = capsys.readouterr().err
+    assert str(entry) in err and "damaged" in err and str(clips[0]) not in err  # the cache, not the audio
+    np.testing.assert_array_equal(stack[0], good)
+    assert np.isfinite(np.load(entry)).all()

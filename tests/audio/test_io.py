@@ -163,3 +163,17 @@ def test_fix_length():
     assert fix_length(x, 7).dtype == np.float32
     assert fix_length(np.ones((2, 4), np.float32), 6).shape == (2, 6)
     assert fix_length(np.ones((2, 4), np.float32), 6)[:, 4:].sum() == 0
+
+
+@pytest.mark.parametrize("rate", [1, 3999])
+def test_a_sample_rate_too_low_for_detection_is_refused(tmp_path, rate):
+    """Issue 22: a 1-Hz wav was resampled to a few samples and scored without a word."""
+    from jointsed.audio.stream import stream_mono
+
+    path = tmp_path / "low.wav"
+    sf.write(path, np.zeros(10 * rate, np.float32), rate)
+    for read in (lambda: load_audio(path, 16000), lambda: audio_info(path), lambda: list(stream_mono(path, 16000))):
+        with pytest.raises(AudioError, match=f"low.wav: sample rate {rate} Hz: too low .*at least 4000 Hz"):
+            read()
+    sf.write(path, np.zeros(4000, np.float32), 4000)
+    assert len(load_audio(path, 16000)) == 16000  # the lowest rate allowed still reads

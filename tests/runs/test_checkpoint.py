@@ -68,7 +68,7 @@ def test_every_reader_refuses_the_payload(reader, run, tmp_path):
 
 
 @pytest.mark.parametrize("damage,words", [("empty", "empty file"), ("truncated", "truncated or corrupt"),
-                                          ("garbage", "cannot read")])
+                                          ("garbage", "neither a zip archive nor a pickle")])
 def test_broken_checkpoints_name_the_file(damage, words, run, tmp_path):
     path = tmp_path / "broken.ckpt"
     good = (run / "checkpoints" / "last.ckpt").read_bytes()
@@ -76,6 +76,17 @@ def test_broken_checkpoints_name_the_file(damage, words, run, tmp_path):
     with pytest.raises(CheckpointError, match=words) as info:
         read_checkpoint(path)
     assert str(path) in str(info.value)
+
+
+def test_a_checkpoint_linked_to_a_text_file_is_named_as_such(tmp_path):
+    """Issue 22: ``best.ckpt -> /etc/passwd`` gave torch's "IndexError: list index out of range"."""
+    text = tmp_path / "passwd"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    link = tmp_path / "best.ckpt"
+    link.symlink_to(text)
+    with pytest.raises(CheckpointError, match="symbolic link to .*passwd.*neither a zip archive nor a pickle") as info:
+        read_checkpoint(link)
+    assert "root:x:0:0" in str(info.value)  # what the file starts with
 
 
 def test_a_real_checkpoint_still_loads_safely(run):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from jointsed.runs.layout import EVAL_DIR, REPORT_DIR, SCORES_DIR
 from jointsed.runs.state import (
     clear_derived,
@@ -89,3 +91,34 @@ def test_a_report_folder_jointsed_did_not_write_is_left_alone(tmp_path):
     (tmp_path / "report" / "draft.docx").write_text("mine")
     assert clear_derived(tmp_path) == []
     assert (tmp_path / "report" / "draft.docx").is_file()
+
+
+# ----- issue 22: --force checks everything it will remove before removing anything -----------------------
+def test_force_refuses_a_symlinked_run_folder_and_removes_nothing(short_gl_run, learnable_dataset, tmp_path, capsys):
+    from helpers import GL_RECIPE, RUN_SETS, fresh_run_copy
+    from jointsed.cli import main
+
+    run = fresh_run_copy(short_gl_run, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    (run / "logs").rename(elsewhere)
+    (run / "logs").symlink_to(elsewhere)
+    before = sorted(p.name for p in run.rglob("*"))
+    assert main(["train", str(GL_RECIPE), "--data-root", str(learnable_dataset), "--out", str(run), "--force",
+                 "--no-progress", *[f"--set={o}" for o in RUN_SETS]]) == 2
+    err = capsys.readouterr().err
+    assert "symbolic link" in err and str(run / "logs") in err and "Nothing was removed" in err
+    assert sorted(p.name for p in run.rglob("*")) == before
+    assert (run / "checkpoints" / "best.ckpt").is_file() and any(elsewhere.rglob("metrics.csv"))
+
+
+def test_clear_training_checks_every_folder_first(tmp_path):
+    from jointsed.runs.state import RunFolderError, clear_training
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    (tmp_path / "target").mkdir()
+    (run / "report").symlink_to(tmp_path / "target")
+    with pytest.raises(RunFolderError, match="report is a symbolic link"):
+        clear_training(run)
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (tmp_path / "target").is_dir()

@@ -76,3 +76,31 @@ def test_only_dead_processes_temporaries_of_this_host_are_removed(tmp_path):
     removed = remove_stale_temporaries(tmp_path)
     assert sorted(removed) == sorted([stale, entry])
     assert live.is_dir() and other_host.is_dir() and user.is_dir()
+
+
+# ----- issue 22: a full disk is named, with the path ---------------------------------------------------
+def test_a_short_write_on_a_full_disk_becomes_enospc_naming_the_file(tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    from jointsed.utils.atomic import atomic_path
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(100, 100, 0))
+    target = tmp_path / "x.npy"
+    with pytest.raises(OSError) as info:  # numpy's tofile: "32000 requested and 8128 written", no errno
+        with atomic_path(target):
+            raise OSError("32000 requested and 8128 written")
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
+    with pytest.raises(OSError) as info:  # libsndfile / torch.save: RuntimeError
+        with atomic_dir(tmp_path / "ds"):
+            raise RuntimeError("System error.")
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "ds")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporaries left
+
+
+def test_other_write_errors_are_left_alone(tmp_path):
+    from jointsed.utils.atomic import atomic_path
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        with atomic_path(tmp_path / "x"):
+            raise RuntimeError("a bug")  # plenty of space: not a full disk

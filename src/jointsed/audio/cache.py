@@ -30,6 +30,7 @@ and mel, ~0.6 ms writing. ``benchmarks/feature_cache.py`` measured 200 such clip
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import multiprocessing
@@ -232,6 +233,14 @@ class FeatureCache:
         except (OSError, ValueError, EOFError):
             return None
         if arr.shape != self.shape:
+            return None
+        if not np.isfinite(arr).all():
+            # log-mels of usable audio are finite (audio with NaN samples is refused before): a
+            # damaged entry, not the audio's fault; it is computed again (and the audio checked)
+            print(f"warning: {entry}: a feature cache entry holding NaN or infinite values (damaged); "
+                  "computing it again", file=sys.stderr)
+            with contextlib.suppress(OSError):
+                entry.unlink()
             return None
         return arr.astype(dtype, copy=False)
 

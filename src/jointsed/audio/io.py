@@ -25,6 +25,9 @@ from jointsed.errors import JointsedError
 
 #: soxr quality used for every resampling in jointsed (see module docstring).
 RESAMPLE_QUALITY = "HQ"
+#: the lowest sample rate of an audio file or a front-end: below it a file holds no band a sound
+#: event detector can use (a 1-Hz wav was scored as if it were sound)
+MIN_SAMPLE_RATE = 4000
 
 
 class AudioError(JointsedError):
@@ -58,9 +61,17 @@ def _open(path: Path) -> sf.SoundFile:
     if path.stat().st_size == 0:
         raise AudioError(path, "empty file (0 bytes)")
     try:
-        return sf.SoundFile(path)
+        f = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
         raise AudioError(path, f"cannot read audio ({_reason(exc)})") from None
+    if f.samplerate < MIN_SAMPLE_RATE:
+        # resampled to the model's rate it would be a few samples spread over the clip: features
+        # of nothing, scored as if they were sound
+        rate = f.samplerate
+        f.close()
+        raise AudioError(path, f"sample rate {rate} Hz: too low for sound event detection (at least "
+                               f"{MIN_SAMPLE_RATE} Hz; is the header right?)")
+    return f
 
 
 def _reason(exc: BaseException) -> str:

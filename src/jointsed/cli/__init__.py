@@ -11,10 +11,12 @@ import argparse
 import errno
 import importlib
 import os
+import signal
 import sys
 
 from jointsed import __version__
-from jointsed.errors import JointsedError
+from jointsed.errors import Interrupted, JointsedError
+from jointsed.utils.signals import Terminated, install_sigterm_handler
 
 # command name -> module under jointsed.cli, in the order shown by --help
 COMMANDS: dict[str, str] = {
@@ -34,6 +36,7 @@ COMMANDS: dict[str, str] = {
 #: OSErrors that come from the user's files or machine: printed as messages (exit 2), no traceback
 _ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EISDIR,
                        errno.ENOTDIR, errno.ENAMETOOLONG}
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
+    previous = signal.getsignal(signal.SIGTERM)
+    install_sigterm_handler()  # a SIGTERM unwinds like Ctrl-C: temporaries, locks are cleaned up
+    try:
+        return _run_command(args)
+    finally:
+        if previous is not None:  # main() may be called in-process (tests, notebooks)
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_command(args: argparse.Namespace) -> int:
     try:
         return int(args._run(args) or 0)
     except BrokenPipeError:
@@ -67,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):  # stdout is not a file (tests, notebooks)
             pass
         return 0
+    except Interrupted as exc:  # a signal, with where the command stopped and how to go on
+        print(f"jointsed {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except JointsedError as exc:
         print(f"jointsed {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -76,8 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         if exc.errno not in _ENVIRONMENT_ERRNOS:
             raise
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"jointsed {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        full = "the disk is full (free some space, or write elsewhere): " if exc.errno in _DISK_FULL_ERRNOS else ""
+        print(f"jointsed {args.command}: error: {full}{exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print(f"jointsed {args.command}: interrupted (SIGINT)", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Terminated:
+        print(f"jointsed {args.command}: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM

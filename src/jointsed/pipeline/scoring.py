@@ -3,6 +3,7 @@ raw-score cache (:mod:`jointsed.runs.score_cache`) and reused by later calls."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -82,6 +83,21 @@ class SplitScores:
         return list(self.frame_scores)
 
 
+def audio_identity(audio_dir: Path, filenames: list[str]) -> str:
+    """A digest of the clips' audio files as they are now: each file's name, size and
+    modification time (what the feature cache keys its entries by too). A file rewritten with the
+    same size and modification time is not detected (as for ``make``)."""
+    digest = hashlib.sha256()
+    for name in filenames:
+        try:
+            st = (Path(audio_dir) / name).stat()
+            entry = f"{name}\t{st.st_size}\t{st.st_mtime_ns}\n"
+        except OSError:
+            entry = f"{name}\t-\n"
+        digest.update(entry.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
 def score_split(
     run_or_checkpoint: PathLike,
     data_root: Optional[PathLike] = None,
@@ -106,7 +122,8 @@ def score_split(
         batch_size: 10-s windows per forward pass.
         progress: progress bar.
         reuse: read back the scores kept by an earlier call for the same checkpoint (path,
-            size, modification time) and clips instead of running the model.
+            size, modification time), clips and audio files (sizes, modification times) instead
+            of running the model.
         keep: keep the scores in ``RUN_DIR/scores/<split>/`` for later calls.
     Returns:
         :class:`SplitScores`.
@@ -123,7 +140,9 @@ def score_split(
     if not filenames:
         raise PipelineError(f"{source.ground_truth}: the ground truth lists no clip")
     check_audio_files(filenames, source.audio_dir, source.ground_truth)
-    identity = checkpoint_identity(checkpoint)
+    # what made the kept scores: the checkpoint and the audio files as they are now (audio replaced
+    # in place under the same names is scored again)
+    identity = {**checkpoint_identity(checkpoint), "audio_files": audio_identity(source.audio_dir, filenames)}
     folder = run_dir_of(run_or_checkpoint) / SCORES_DIR / source.split
     frame_hop = float(info.frame_hop)
     feature_config = dict(info.feature_config)

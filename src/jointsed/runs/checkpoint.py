@@ -52,6 +52,25 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"
 
 
+#: how torch checkpoints start: a zip archive (torch >= 1.6), or a pickle (older, protocol 2+)
+_CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def _foreign_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a torch checkpoint at all (a text file, an image...), or None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return None  # torch.load reports it
+    if head.startswith(_CHECKPOINT_MAGIC):
+        return None
+    link = f" (a symbolic link to {os.readlink(path)})" if path.is_symlink() else ""
+    shown = head[:24].decode("latin-1").encode("unicode_escape").decode("ascii")
+    return (f"the file{link} is neither a zip archive nor a pickle, the two formats of torch checkpoints "
+            f"(it starts with {shown!r})")
+
+
 def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, require_jointsed: bool = True) -> dict:
     """Load a checkpoint with ``weights_only=True``.
 
@@ -69,6 +88,9 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", *, requi
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: empty file (0 bytes), not a checkpoint; an interrupted copy? "
                               "Delete it, or resume from another checkpoint")
+    foreign = _foreign_file(path)
+    if foreign:  # torch's errors for these say nothing useful ("IndexError: list index out of range")
+        raise CheckpointError(f"{path}: not a checkpoint: {foreign}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt, foreign or unsafe files

@@ -6,6 +6,8 @@
     RUN_DIR/checkpoints/best.ckpt  best validation score; last.ckpt: end of the last epoch
     RUN_DIR/metrics.json           validation metrics (best, last, every epoch, untrained network)
     RUN_DIR/finished.json          written when the run (phase) reached its last epoch
+    RUN_DIR/data.json              the data it was trained on (clip names and file sizes per set)
+    RUN_DIR/train.lock             while ``jointsed train`` writes the folder: who does (pid, host...)
     RUN_DIR/postprocess.json       tuned post-processing (``jointsed tune``)
     RUN_DIR/scores/<split>/        raw model scores of a split (raw_scores.npz + info.json, reused)
     RUN_DIR/eval/<split>/          evaluation folder (``jointsed evaluate``; what the report reads)
@@ -26,6 +28,10 @@ from typing import Optional
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 FINISHED_FILE = "finished.json"
+#: the data fingerprint (:mod:`jointsed.runs.fingerprint`): ``--resume`` refuses other data
+DATA_FILE = "data.json"
+#: held while a training process writes the folder (:mod:`jointsed.runs.lock`)
+LOCK_FILE = "train.lock"
 POSTPROCESS_FILE = "postprocess.json"
 CHECKPOINT_DIR = "checkpoints"
 BEST_CHECKPOINT = "best.ckpt"

@@ -4,8 +4,9 @@ as a recipe, and what to remove when its model changes.
 The one owner of:
 
 - ``metrics.json``'s content (:func:`summarize_history`) and reading it back (:func:`run_result`);
-- ``finished.json`` (:func:`write_finished`, :func:`read_finished`) and a folder's phase state
-  (:func:`phase_state`: finished / partial / absent);
+- ``finished.json`` (:func:`write_finished`, :func:`read_finished`), a folder's phase state
+  (:func:`phase_state`: finished / partial / absent) and whether a command may use a run's model
+  (:func:`check_finished_model`: refused, or a warning, when the run did not finish);
 - "is this the same run": :func:`settings_differ` / :func:`same_settings` compare a run's saved
   ``config.yaml`` with a recipe, hardware keys aside and keys added to the recipe format after
   the run was saved ignored (used by ``--resume``, the reuse of finished phases and the demo);
@@ -15,6 +16,7 @@ The one owner of:
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 
+from jointsed.errors import JointsedError
 from jointsed.runs.layout import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
@@ -104,6 +107,55 @@ def phase_state(run_dir: Path) -> str:
     return "absent"
 
 
+class UnfinishedRunError(JointsedError):
+    """A command was given the model of a training run that did not finish (see
+    :func:`unfinished_reason`)."""
+
+
+def unfinished_reason(run_or_checkpoint: str | os.PathLike) -> Optional[str]:
+    """Why the model at ``run_or_checkpoint`` is not that of a finished training run, or None.
+
+    A run folder (one with ``config.yaml``; a checkpoint inside ``RUN_DIR/checkpoints`` counts as
+    its run's) is finished when it has ``finished.json``, which ``jointsed train`` writes after the
+    last epoch (a two-stage run: after publishing its stage). A run stopped by a signal, killed or
+    still training has checkpoints but no ``finished.json``. A checkpoint outside a run folder has
+    nothing to judge it by: None.
+    """
+    from jointsed.runs.checkpoint import run_dir_of
+    from jointsed.runs.lock import describe_holder, held_by_other
+
+    run_dir = run_dir_of(run_or_checkpoint)
+    if not (run_dir / CONFIG_FILE).is_file() or is_finished(run_dir):
+        return None
+    last = (read_metrics(run_dir).get("last") or {}).get("epoch")
+    saved = saved_settings(run_dir) or {}
+    total = (saved.get("trainer") or {}).get("max_epochs") if isinstance(saved.get("trainer"), dict) else None
+    progress = (f"validated up to epoch {int(last) + 1}" + (f" of {total}" if total else "")
+                if isinstance(last, int) else "no epoch validated")
+    holder = held_by_other(run_dir)
+    now = f"; it is being trained now by {describe_holder(holder)}" if holder else ""
+    return f"{run_dir} holds an unfinished training run (no {FINISHED_FILE}: {progress}{now})"
+
+
+def check_finished_model(run_or_checkpoint: str | os.PathLike, allow_unfinished: bool,
+                         flag: str = "--allow-unfinished") -> Optional[str]:
+    """Refuse the model of an unfinished run unless ``allow_unfinished``; then return the warning
+    to print (None for a finished run or a checkpoint outside a run folder).
+
+    Raises:
+        UnfinishedRunError: naming the run, how far it got, how to finish it and ``flag``.
+    """
+    reason = unfinished_reason(run_or_checkpoint)
+    if reason is None:
+        return None
+    if not allow_unfinished:
+        raise UnfinishedRunError(
+            f"{reason}. Finish it (the same `jointsed train` command with --resume), or pass {flag} to use "
+            "its current checkpoint anyway"
+        )
+    return f"warning: {reason}; using its current checkpoint"
+
+
 # ----- same run ---------------------------------------------------------------------------------------
 def comparable_settings(config_dict: Mapping[str, Any]) -> dict[str, Any]:
     """A recipe (as plain data) without what does not change the trained model: the hardware
@@ -163,10 +215,57 @@ DERIVED_FILES: dict[str, Optional[str]] = {
 }
 
 
+class RunFolderError(JointsedError):
+    """A run folder that jointsed will not clean up (a symbolic link where it would remove a folder)."""
+
+
+#: the folders of a run that ``--force`` removes (besides the derived ones)
+TRAINING_DIRS = (CHECKPOINT_DIR, LOGS_DIR, DDP_DIR)
+
+
+def check_removable(run_dir: Path, names: Sequence[str] = (*TRAINING_DIRS, *DERIVED_FILES),
+                    phase_dirs: Sequence[str] = ()) -> None:
+    """Refuse, before anything is removed, a symbolic link among the folders that would be.
+
+    Removing a link's target would delete what lives elsewhere (logs kept on another disk, say),
+    and removing only the link would quietly move the next run's files back into the folder;
+    either way the user meant something by it. So ``--force`` stops and says so, and nothing in
+    the folder is touched (it used to remove ``checkpoints/`` and then fail on the link, leaving
+    ``finished.json`` behind a missing ``best.ckpt``).
+
+    Args:
+        names: entries of ``run_dir`` to check (files are unlinked, a link to a file is harmless).
+        phase_dirs: sub-folders that are run folders themselves (the joint phases): the folder and
+            its entries are checked too.
+    Raises:
+        RunFolderError: naming the link, its target and what to do.
+    """
+    for phase in phase_dirs:
+        if (Path(run_dir) / phase).is_symlink():
+            _refuse_link(Path(run_dir) / phase)
+        check_removable(Path(run_dir) / phase, names)
+    for name in names:
+        path = Path(run_dir) / name
+        if path.is_symlink() and path.is_dir():
+            _refuse_link(path)
+
+
+def _refuse_link(path: Path) -> None:
+    raise RunFolderError(
+        f"{path} is a symbolic link (to {os.readlink(path)}): --force would remove the folder it points to. "
+        "Nothing was removed. Remove the link (or empty its target yourself) and run the command again"
+    )
+
+
 def clear_derived(run_dir: Path) -> list[str]:
     """Remove the derived files of ``run_dir`` (its model is about to change: ``--force``,
     ``--resume``), so that none of them describes another model than the one in the folder.
-    A folder of that name without jointsed's file in it is left alone. Returns what was removed."""
+    A folder of that name without jointsed's file in it is left alone. Returns what was removed.
+
+    Raises:
+        RunFolderError: one of them is a symbolic link to a folder (nothing is removed).
+    """
+    check_removable(run_dir, tuple(DERIVED_FILES))
     removed = []
     for name, marker in DERIVED_FILES.items():
         path = Path(run_dir) / name
@@ -191,8 +290,10 @@ def clear_published(run_dir: Path) -> None:
 
 def clear_training(run_dir: Path) -> None:
     """Remove what a training run wrote into ``run_dir`` (``--force``) and what was derived from
-    its model (:data:`DERIVED_FILES`); other files stay."""
-    for name in (CHECKPOINT_DIR, LOGS_DIR, DDP_DIR):
+    its model (:data:`DERIVED_FILES`); other files stay. Everything is checked before anything is
+    removed (:func:`check_removable`)."""
+    check_removable(run_dir)
+    for name in TRAINING_DIRS:
         if (Path(run_dir) / name).is_dir():
             shutil.rmtree(Path(run_dir) / name)
     clear_published(run_dir)

@@ -40,6 +40,7 @@ from jointsed.data.classes import DESED_CLASSES
 from jointsed.models.cnn import PROFESSIONAL_TEACHER, PROMISING_STUDENT, ConvNetConfig
 from jointsed.models.crnn import CRNNConfig
 from jointsed.recipes import packaged_recipe, resolve_recipe
+from jointsed.training.config_bounds import check_cache_dir, check_recipe_data
 
 SystemName = Literal["guided_learning", "mean_teacher", "frame_teacher"]
 SET_NAMES: tuple[str, ...] = ("weak", "synthetic", "unlabelled")
@@ -68,7 +69,9 @@ class DataConfig:
     validation_audio: str = "audio/validation"
     validation_durations: Optional[str] = "metadata/validation/validation_durations.tsv"
     classes: list[str] = field(default_factory=lambda: list(DESED_CLASSES))
-    # Feature cache folder (relative to the data root); shared by every run on this data.
+    # Feature cache folder, relative to the data root (shared by every run on this data); a
+    # relative path may not lead out of the data root (``..``): give an absolute path to keep the
+    # cache elsewhere on purpose. `jointsed train` prints where the cache is.
     cache_dir: str = ".jointsed_cache/features"
     cache_workers: Optional[int] = None  # processes computing features (None: all cores)
     # Keep the in-memory training features as float16 (half the memory; values are float16 in
@@ -87,6 +90,7 @@ class DataConfig:
             raise ConfigError("data: at least one labelled set (weak_tsv or synthetic_tsv) is needed")
         if self.max_clips_per_set is not None and self.max_clips_per_set < 1:
             raise ConfigError(f"data.max_clips_per_set: must be >= 1, got {self.max_clips_per_set}")
+        check_cache_dir(self.cache_dir)
 
 
 @dataclass
@@ -355,6 +359,11 @@ class RecipeConfig:
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     joint: JointConfig = field(default_factory=JointConfig)
     seed: int = 42
+
+    @classmethod
+    def check_data(cls, data: dict[str, Any]) -> None:
+        """The ranges of :data:`RECIPE_BOUNDS`, on the raw data (before any section is built)."""
+        check_recipe_data(data)
 
     def validate(self) -> None:
         if isinstance(self.postprocess.median_windows, list) and len(self.postprocess.median_windows) != len(

@@ -62,6 +62,8 @@ class TrainingSet:
         clip_labels: clip labels of every labelled clip, weak and strong (the single-class
             counts of Lin's disentangled dims ``k_c`` are taken over all of them, DESIGN section 1).
         strong_annotations: events of the strongly labelled clips (for Lin's median windows).
+        paths: each clip's audio file (empty for sets built in memory): the data fingerprint
+            (:mod:`jointsed.runs.fingerprint`) and the label checks against each file's length.
     """
 
     features: Tensor
@@ -73,6 +75,7 @@ class TrainingSet:
     filenames: list[str]
     clip_labels: list[tuple[str, ...]] = field(default_factory=list)
     strong_annotations: Optional[StrongAnnotations] = None
+    paths: list[Path] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -125,7 +128,8 @@ class ValidationSet:
     ``features (V, T, F)``, ``weak_targets (V, C)`` (classes present in the clip), ``filenames``,
     ``durations`` (s; predictions are cropped to them), ``annotations`` (ground-truth events, every
     clip listed, including clips without events), ``frame_targets (V, T, C)`` uint8 (1 where a
-    class is active; for the threshold-free validation monitor).
+    class is active; for the threshold-free validation monitor), ``paths`` (the audio files; empty
+    for sets built in memory).
     """
 
     features: Tensor
@@ -134,6 +138,7 @@ class ValidationSet:
     durations: list[float]
     annotations: StrongAnnotations
     frame_targets: Optional[Tensor] = None
+    paths: list[Path] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.features.shape[0]
@@ -160,6 +165,14 @@ def _load_features(cache: FeatureCache, paths: Sequence[Path], workers: Optional
 def feature_cache(config: RecipeConfig, data_root: Path) -> FeatureCache:
     """The feature cache of ``data_root`` for the recipe's front-end."""
     return FeatureCache(_resolve(data_root, config.data.cache_dir), config.features)
+
+
+def cache_note(config: RecipeConfig, data_root: str | os.PathLike) -> str:
+    """Where the features of the recipe's clips are written (printed by ``jointsed train``), with a
+    note when that is outside the data root (an absolute ``data.cache_dir``)."""
+    folder = feature_cache(config, Path(data_root)).folder.resolve()
+    inside = folder.is_relative_to(Path(data_root).resolve())
+    return f"feature cache: {folder}" + ("" if inside else " (outside the data root: data.cache_dir)")
 
 
 def load_training_set(config: RecipeConfig, data_root: str | os.PathLike, progress: bool = True) -> TrainingSet:
@@ -260,6 +273,7 @@ def load_training_set(config: RecipeConfig, data_root: str | os.PathLike, progre
         filenames=names,
         clip_labels=clip_labels,
         strong_annotations=strong_ann,
+        paths=paths,
     )
 
 
@@ -297,7 +311,7 @@ def load_validation_set(
     cache = feature_cache(config, root)
     features = _load_features(cache, [folder / n for n in files], d.cache_workers, progress, torch.float32)
     return ValidationSet(features, torch.from_numpy(weak), list(files), durations, ann,
-                         torch.from_numpy(frame_targets))
+                         torch.from_numpy(frame_targets), [folder / n for n in files])
 
 
 # ----- statistics computed from the training set -------------------------------------------------

@@ -20,7 +20,6 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 
 from jointsed.config import to_dict
-from jointsed.data.annotation_checks import check_events_within
 from jointsed.postprocess.lin import lin_median_windows
 from jointsed.runs.checkpoint import (
     CheckpointError,
@@ -30,6 +29,7 @@ from jointsed.runs.checkpoint import (
     verify_checkpoint,
     weights_checksum,
 )
+from jointsed.runs.fingerprint import write_fingerprint
 from jointsed.runs.layout import BEST_CHECKPOINT, CHECKPOINT_DIR, CONFIG_FILE, HARDWARE_KEYS, best_checkpoint, last_checkpoint
 from jointsed.runs.state import TrainResult, saved_settings, settings_differ, summarize_history, write_finished
 from jointsed.systems import build_system
@@ -46,7 +46,9 @@ from jointsed.training.data import (
     feature_statistics,
 )
 from jointsed.training.distributed import barrier
+from jointsed.training.data_checks import check_same_data, fingerprint_of
 from jointsed.training.errors import TrainingError
+from jointsed.training.interruption import InterruptionRecorder, stopped_by_signal
 from jointsed.training.trainer import RunFilesCallback, build_trainer, quiet_lightning_banners
 from jointsed.utils.atomic import atomic_write_text
 from jointsed.utils.seed import seed_everything
@@ -175,6 +177,9 @@ def fit(
 ) -> TrainResult:
     """Train one run folder (a whole run, or one phase of the joint framework)."""
     ckpt_path = check_run_dir(run_dir, resume, config)
+    fingerprint = fingerprint_of(train_data, val_data)
+    if ckpt_path is not None:
+        check_same_data(run_dir, fingerprint)  # --resume: the same clips and files as the run's
     started = time.perf_counter()
     system = prepare_system(config, train_data, val_data, phase_settings, distillation)
     init_sha = None
@@ -191,11 +196,13 @@ def fit(
         system.attach_frame_teacher(frame_teacher)
     datamodule = SEDDataModule(config, train_data, val_data)
     has_val = val_data is not None and len(val_data) > 0
+    epochs = max_epochs or config.trainer.max_epochs
     if has_val:
         # the baseline every trained model is judged against (and the frame teacher must beat)
-        system.untrained_metrics = headline(system.score_validation_set())
+        with stopped_by_signal(phase, run_dir, epochs):
+            system.untrained_metrics = headline(system.score_validation_set())
     run_files = RunFilesCallback(run_dir, config.validation.monitor if has_val else "none")
-    epochs = max_epochs or config.trainer.max_epochs
+    recorder = InterruptionRecorder()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
@@ -205,11 +212,14 @@ def fit(
         warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
         warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
         quiet_lightning_banners()
-        trainer = build_trainer(config, run_dir, [run_files, *callbacks], progress, has_val, epochs)
+        trainer = build_trainer(config, run_dir, [run_files, recorder, *callbacks], progress, has_val, epochs)
         if trainer.is_global_zero:
             run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump(to_dict(config), sort_keys=False))
-        trainer.fit(system, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+            write_fingerprint(run_dir, fingerprint)
+        # a signal stops the fit at a batch boundary (Lightning): a non-zero exit naming the epoch
+        with stopped_by_signal(phase, run_dir, epochs, recorder, trainer):
+            trainer.fit(system, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     best = best_checkpoint(run_dir)
     metrics = summarize_history(system.history, config.validation.monitor, system.untrained_metrics)
     result = TrainResult(run_dir, best if best.is_file() else None, last_checkpoint(run_dir), metrics)
@@ -225,18 +235,6 @@ def fit(
     # the next phase reads this one's finished.json and checkpoints: no rank goes on before rank 0 wrote them
     barrier()
     return result
-
-
-def check_labels_within_clips(config: RecipeConfig, train_data: TrainingSet, val_data: Optional[ValidationSet]) -> None:
-    """Strong labels past the end of their clip: an error when an event starts after it (it is
-    not in the audio, yet would become a clip tag), a warning with the count when one ends after
-    it (cut). Training clips are ``features.clip_duration`` long; validation clips their duration."""
-    if train_data.strong_annotations is not None:
-        check_events_within(train_data.strong_annotations, float(config.features.clip_duration),
-                            "strong training labels vs features.clip_duration")
-    if val_data is not None and getattr(val_data, "annotations", None) is not None:
-        check_events_within(val_data.annotations, dict(zip(val_data.filenames, val_data.durations)),
-                            "validation labels vs the clips' durations")
 
 
 def resolve_init(init_checkpoint: str | os.PathLike) -> Path:

@@ -40,6 +40,7 @@ through :class:`~jointsed.training.trainer.AtomicCheckpointIO`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -64,8 +65,10 @@ from jointsed.runs.layout import (
     last_checkpoint,
     model_checkpoint,
 )
+from jointsed.runs.lock import run_lock
 from jointsed.runs.state import (
     TrainResult,
+    check_removable,
     clear_derived,
     clear_published,
     clear_training,
@@ -80,7 +83,7 @@ from jointsed.systems import load_system
 from jointsed.systems.frame_teacher import FrameTeacherSystem
 from jointsed.runs.settings import DistillationSource, PhaseSettings
 from jointsed.training.config import RecipeConfig
-from jointsed.training.data import TrainingSet, ValidationSet, load_training_set, load_validation_set
+from jointsed.training.data import TrainingSet, ValidationSet, cache_note, load_training_set, load_validation_set
 from jointsed.training.distributed import (
     RUN_DIR_ENV,
     barrier,
@@ -90,7 +93,9 @@ from jointsed.training.distributed import (
     several_processes,
 )
 from jointsed.training.errors import TrainingError
-from jointsed.training.fit import check_init_fits, check_labels_within_clips, check_run_dir, fit, resolve_init
+from jointsed.training.data_checks import check_same_data, check_training_data, fingerprint_of
+from jointsed.training.fit import check_init_fits, check_run_dir, fit, resolve_init
+from jointsed.training.interruption import TrainingInterrupted, stopped_by_signal
 from jointsed.training.trainer import check_trainer_names
 from jointsed.utils.atomic import atomic_path, atomic_write_json, atomic_write_text
 
@@ -148,6 +153,7 @@ def _run_phase(name: str, config: RecipeConfig, run_dir: Path, *, resume: bool, 
     echo = echo and is_global_zero()
     if state == "finished":
         result = _finished_result(run_dir, config)
+        check_same_data(run_dir, fingerprint_of(fit_kwargs["train_data"], fit_kwargs["val_data"]), reuse=True)
         init = fit_kwargs.get("init_checkpoint")
         recorded = read_finished(run_dir).get("init_weights_sha256")
         if init is not None and recorded is not None and recorded != weights_checksum(read_state_dict(init)):
@@ -294,6 +300,40 @@ def train(
     init_checkpoint: Optional[str | os.PathLike] = None,
     force: bool = False,
 ) -> TrainResult:
+    """Train ``config`` on the data under ``data_root`` into ``run_dir`` (see :func:`_train` for
+    the arguments), holding the run folder's lock (:mod:`jointsed.runs.lock`: one writer per run
+    folder; rank 0 takes it for every rank of a DDP run).
+
+    Raises:
+        RunLockedError: another live process trains into ``run_dir``.
+        TrainingInterrupted: a signal stopped it (the message says where and how to resume).
+    """
+    if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get(RUN_DIR_ENV):
+        run_dir = os.environ[RUN_DIR_ENV]  # a DDP child: use the parent's folder
+    run_dir = Path(run_dir).resolve()
+    with run_lock(run_dir) if is_global_zero() else contextlib.nullcontext():
+        try:
+            return _train(config, data_root, run_dir, resume, progress, train_set, validation_set, callbacks,
+                          stage=stage, init_checkpoint=init_checkpoint, force=force)
+        except TrainingInterrupted as exc:
+            exc.out_dir = run_dir  # resume the whole command, not the phase folder
+            raise
+
+
+def _train(
+    config: RecipeConfig,
+    data_root: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    progress: bool = True,
+    train_set: Optional[TrainingSet] = None,
+    validation_set: Optional[ValidationSet] = None,
+    callbacks: Sequence[Callback] = (),
+    *,
+    stage: Optional[int] = None,
+    init_checkpoint: Optional[str | os.PathLike] = None,
+    force: bool = False,
+) -> TrainResult:
     """Train ``config`` on the data under ``data_root`` into ``run_dir``.
 
     A plain recipe is one run. The joint framework's phases run in order in one call: the
@@ -323,9 +363,7 @@ def train(
     Raises:
         TrainingError: run folder conflicts, a missing checkpoint, a bad stage request.
     """
-    if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get(RUN_DIR_ENV):
-        run_dir = os.environ[RUN_DIR_ENV]  # a DDP child: use the parent's folder
-    run_dir = Path(run_dir).resolve()
+    run_dir = Path(run_dir)
     progress = progress and config.trainer.progress_bar
     dist, two = config.joint.distillation, config.joint.two_stage
     if stage is not None and not two.enabled:
@@ -344,6 +382,8 @@ def train(
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)
     torch.set_float32_matmul_precision(config.trainer.matmul_precision)
+    if force and is_global_zero():  # every folder --force will empty, checked before any is
+        check_removable(run_dir, phase_dirs=(FRAME_TEACHER_DIR, *STAGE_DIRS.values()))
     if force and not (two.enabled or auto_teacher):
         if is_global_zero():
             clear_training(run_dir)
@@ -353,9 +393,12 @@ def train(
         removed = clear_derived(run_dir)
         if removed and progress:
             print(f"removed {', '.join(removed)} of {run_dir} (made from the model that is being retrained)")
-    train_data = train_set if train_set is not None else load_training_set(config, data_root, progress)
-    val_data = validation_set if validation_set is not None else load_validation_set(config, data_root, progress)
-    check_labels_within_clips(config, train_data, val_data)
+    if progress and (train_set is None or validation_set is None):
+        print(cache_note(config, data_root))
+    with stopped_by_signal("loading the data", run_dir):
+        train_data = train_set if train_set is not None else load_training_set(config, data_root, progress)
+        val_data = validation_set if validation_set is not None else load_validation_set(config, data_root, progress)
+    check_training_data(config, train_data, val_data)
     common = dict(train_data=train_data, val_data=val_data, progress=progress, callbacks=callbacks)
     stage2 = PhaseSettings.stage2(two.lr_factor, config.trainer.max_epochs)
     if init_path is not None:  # before the first phase trains

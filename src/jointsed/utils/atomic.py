@@ -9,6 +9,7 @@ what a killed process left behind is removed by the next run (:func:`remove_stal
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -16,7 +17,7 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 
 def _umask() -> int:
@@ -80,6 +81,36 @@ def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None)
     return removed
 
 
+#: free bytes below which a failed write is taken for a full disk (writers like numpy's
+#: ``tofile``, libsndfile and ``torch.save`` report a short write without the ENOSPC errno)
+DISK_FULL_MARGIN = 1 << 20
+
+
+def disk_full_error(path: str | os.PathLike, exc: BaseException) -> Optional[OSError]:
+    """The error to raise for ``exc``, a failed write of ``path``, when the disk is full:
+    ``OSError(ENOSPC or EDQUOT)`` naming ``path`` (the CLI prints it as one line). None when the
+    failure is something else (or not a failure of the write: a signal, a bug in the caller).
+
+    ENOSPC / EDQUOT errors without a file name get ``path``; other write errors (``OSError`` of a
+    short write, ``RuntimeError`` of libsndfile or torch) count as a full disk when the file
+    system has less than :data:`DISK_FULL_MARGIN` bytes left.
+    """
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return exc if exc.filename else OSError(exc.errno, os.strerror(exc.errno), str(path))
+    if not isinstance(exc, (OSError, RuntimeError)):
+        return None
+    folder = Path(path)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    if free >= DISK_FULL_MARGIN:
+        return None
+    return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({free // 1024} KiB free)", str(path))
+
+
 def _tmp_sibling(path: Path, suffix: str = "") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.{_owner()}.", suffix=suffix + ".tmp", dir=path.parent)
@@ -97,13 +128,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary keeps the final suffix so format sniffing by extension still works.
     """
     path = Path(path)
-    tmp = _tmp_sibling(path, suffix=path.suffix)
+    try:
+        tmp = _tmp_sibling(path, suffix=path.suffix)
+    except OSError as exc:
+        full = disk_full_error(path, exc)
+        if full is None:
+            raise
+        raise full from None
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        full = disk_full_error(path, exc)  # before the temporary goes and frees its space
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if full is not None and full is not exc:
+            raise full from exc
         raise
 
 
@@ -161,6 +201,9 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        full = disk_full_error(path, exc)  # a writer inside the folder that does not name its file
         shutil.rmtree(tmp, ignore_errors=True)
+        if full is not None and full is not exc:
+            raise full from exc
         raise
