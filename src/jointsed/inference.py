@@ -47,7 +47,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Iterable, Iterator, Literal, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -68,6 +68,8 @@ from jointsed.runs.predictor import Predictor, PredictorError
 from jointsed.runs.precision import DEFAULT_PRECISION, slow_warning
 
 if TYPE_CHECKING:  # a trained Lightning system may be given; this module never imports Lightning
+    from jointsed.export.runtime import OnnxDetector
+    from jointsed.streaming.detector import StreamEvent
     from jointsed.systems.base import SEDSystem
 
 
@@ -186,6 +188,22 @@ class Detector:
         source = str(file) if file is not None else source
         return cls(system, params, window_hop=window_hop, batch_size=batch_size, checkpoint=checkpoint,
                    postprocess_source=source, stream_above=stream_above)
+
+    @classmethod
+    def from_onnx(cls, folder: str | os.PathLike, **kwargs) -> "OnnxDetector":
+        """An ONNX export (``jointsed export RUN --onnx DIR``) run with onnxruntime: the same
+        ``predict`` / ``predict_many`` / ``stream``; keyword arguments as
+        :class:`jointsed.export.runtime.OnnxDetector` (import it from there where torch is absent)."""
+        from jointsed.export.runtime import OnnxDetector
+
+        return OnnxDetector(folder, **kwargs)
+
+    def stream(self, chunks: Iterable[np.ndarray], **kwargs) -> Iterator["StreamEvent"]:
+        """Events of an audio stream as they become final (``chunks``: mono float32 samples at
+        the model's rate); keyword arguments as :class:`jointsed.streaming.StreamingDetector`."""
+        from jointsed.streaming import StreamingDetector
+
+        return StreamingDetector(self, **kwargs).run(chunks)
 
     # ----- features ---------------------------------------------------------------------------
     def features(self, path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
