@@ -135,3 +135,39 @@ def test_not_a_checkpoint(tmp_path):
         Detector.from_checkpoint(bad)
     with pytest.raises(CheckpointError, match="not found"):
         Detector.from_checkpoint(tmp_path / "missing")
+
+
+def test_predict_many_batch_size_is_for_that_call_only(gl_model, tmp_path):
+    files = [tone_file(tmp_path / f"{i}.wav", 4.0 + 3 * i, 16000, 1, [(300.0 + 200 * i, 0.5, 3.0)]) for i in range(3)]
+    detector = Detector.from_checkpoint(gl_model, batch_size=16)
+    once = detector.predict_many(files, batch_size=1, progress=False)
+    assert detector.batch_size == 16
+    again = detector.predict_many(files, progress=False)
+    for a, b in zip(once, again):
+        assert np.allclose(a.frame_scores, b.frame_scores, atol=1e-5) and a.events == b.events
+
+
+def test_sebb_postprocessor_through_the_detector(gl_model, tmp_path):
+    from jointsed.postprocess import SebbPostProcessor
+    from jointsed.postprocess.base import detect_events, load_postprocessor
+
+    audio = tone_file(tmp_path / "a.wav", 10.0, 16000, 1, [(300.0, 2.0, 6.0)])
+    default = Detector.from_checkpoint(gl_model).params
+    sebb = SebbPostProcessor.from_default(default)
+    sebb.tag_threshold = [0.0] * len(sebb.classes)
+    sebb.detection_threshold = [1e-6] * len(sebb.classes)
+    path = tmp_path / "sebb.json"
+    from jointsed.postprocess.base import save_postprocessor
+
+    save_postprocessor(sebb, path)
+    detector = Detector.from_checkpoint(gl_model, postprocess=path)
+    assert detector.params == load_postprocessor(path) and detector.params.method == "sebb"
+    pred = detector.predict(audio)
+    expected = detect_events(sebb, {"a.wav": pred.clip_scores}, {"a.wav": pred.frame_scores}, pred.frame_hop)
+    assert pred.events == expected and pred.events  # every class has at least one box above 1e-6
+    # the boxes do not overlap within a class, and lie within the clip
+    for c in sebb.classes:
+        spans = sorted((e.onset, e.offset) for e in pred.events if e.event_label == c)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+        assert all(0.0 <= on < off <= 10.0 + 1e-9 for on, off in spans)
+

@@ -33,7 +33,7 @@ from jointsed.runs.precision import DEFAULT_PRECISION
 if TYPE_CHECKING:  # only for the annotations: importing these pulls in torch / Lightning
     from jointsed.data.synth import SynthReport
     from jointsed.inference import Detector, Prediction
-    from jointsed.postprocess import PostProcessingParams, TuningGrid, TuningResult
+    from jointsed.postprocess import PostProcessor, TuningResult
     from jointsed.training.config import RecipeConfig
     from jointsed.runs.state import TrainResult
 
@@ -215,8 +215,9 @@ def tune(
     data_root: Optional[PathLike] = None,
     split: Optional[str] = None,
     *,
-    objective: Literal["event_f1", "psds1"] = "event_f1",
-    grid: Optional["TuningGrid"] = None,
+    method: str = "lin",
+    objective: str = "event_f1",
+    grid: Optional[Any] = None,
     tsv: Optional[PathLike] = None,
     audio: Optional[PathLike] = None,
     durations: Optional[PathLike] = None,
@@ -233,8 +234,13 @@ def tune(
         data_root: dataset folder; with ``split`` (``validation``, the default, or
             ``synthetic``) it names the recipe's labelled set to tune on.
         split: see ``data_root``; with ``tsv``: the name of the scores folder.
-        objective: per-class ``event_f1`` or ``psds1``.
-        grid: candidate values (:class:`jointsed.postprocess.TuningGrid`; default grid if None).
+        method: the post-processing method: ``lin`` (Lin et al.'s, event-specific tuning) or
+            ``sebb`` (sound event bounding boxes), or any registered one
+            (:func:`jointsed.postprocess.base.registered_postprocessors`).
+        objective: what to maximise, a name of the metric table
+            (:data:`jointsed.evaluate.metric_table.METRICS`): ``event_f1``, ``psds1``, ``psds2``.
+        grid: candidate values, an instance of the method's ``grid_class()``
+            (:class:`jointsed.postprocess.TuningGrid` for ``lin``; default grid if None).
         tsv, audio, durations: tune on this strongly labelled set instead (paths as given).
         device: ``cpu``, ``cuda``, ``cuda:1``, ...
         batch_size: 10-s windows per forward pass.
@@ -257,8 +263,9 @@ def tune(
     from jointsed.pipeline import tune_run
 
     check_device(device)
-    return tune_run(run_dir, data_root, split, objective, grid, tsv=tsv, audio=audio, durations=durations,
-                    device=device, batch_size=batch_size, progress=progress, out=out, echo=None)
+    return tune_run(run_dir, data_root, split, objective, grid, method=method, tsv=tsv, audio=audio,
+                    durations=durations, device=device, batch_size=batch_size, progress=progress, out=out,
+                    echo=None)
 
 
 def evaluate(
@@ -266,7 +273,7 @@ def evaluate(
     data_root: Optional[PathLike] = None,
     split: Optional[str] = None,
     *,
-    postprocess: "PathLike | PostProcessingParams | None" = None,
+    postprocess: "PathLike | PostProcessor | None" = None,
     tsv: Optional[PathLike] = None,
     audio: Optional[PathLike] = None,
     durations: Optional[PathLike] = None,
@@ -281,8 +288,8 @@ def evaluate(
     Args:
         run_dir: run folder (or checkpoint file).
         data_root, split, tsv, audio, durations: the evaluation set, as in :func:`tune`.
-        postprocess: parameters or a JSON file (default ``RUN_DIR/postprocess.json`` if
-            present, else Lin's defaults stored in the checkpoint).
+        postprocess: a post-processor or a JSON file of one (default ``RUN_DIR/postprocess.json``
+            if present, else Lin's defaults stored in the checkpoint).
         device, batch_size: as in :func:`tune`.
         write: also write ``RUN_DIR/eval/<split>/`` (metrics.json, predictions, scores).
         progress: progress bars.
@@ -350,7 +357,7 @@ def predict(
     audio: Union[PathLike, Sequence[PathLike]],
     *,
     device: str = "cpu",
-    postprocess: "PathLike | PostProcessingParams | None" = None,
+    postprocess: "PathLike | PostProcessor | None" = None,
     batch_size: int = 16,
     precision: str = DEFAULT_PRECISION,
     progress: bool = False,
@@ -365,8 +372,8 @@ def predict(
         audio: one audio file or a list of them: any length (long files are scored in
             overlapping windows), channel count, sample rate and libsndfile format.
         device: ``cpu``, ``cuda``, ``cuda:1``, ...
-        postprocess: parameters or a JSON file (default: ``postprocess.json`` beside the
-            model, else Lin's defaults).
+        postprocess: a post-processor or a JSON file of one (default: ``postprocess.json`` beside
+            the model, else Lin's defaults).
         batch_size: windows per forward pass.
         precision: ``fp32`` or ``bf16`` (:mod:`jointsed.runs.precision`: faster on CPUs with
             AMX and on GPUs; scores move by ~1e-3).

@@ -25,10 +25,10 @@ How a file is processed:
    those of the whole-file log-mel;
 4. features are rounded to float16 like the training feature cache, so a clip gives exactly the
    scores it got during validation;
-5. post-processing: ``postprocess.json`` next to the checkpoint (or in its run folder) if there
-   is one (``jointsed tune``), else Lin et al.'s (tag and frame thresholds 0.5, class-wise median
-   windows from the strong training labels, stored in the checkpoint). Tag gating uses the file's
-   clip scores.
+5. post-processing (any method of :mod:`jointsed.postprocess.base`): ``postprocess.json`` next
+   to the checkpoint (or in its run folder) if there is one (``jointsed tune``), else Lin et al.'s
+   (tag and frame thresholds 0.5, class-wise median windows from the strong training labels,
+   stored in the checkpoint). Tag gating uses the file's clip scores.
 
 For guided learning, clip scores come from the professional teacher (PT, the better tagger) and
 frame scores from the promising student (PS, the better detector), as in Lin et al.; change with
@@ -59,8 +59,7 @@ from jointsed.audio.stream import StreamInfo, stream_logmel_windows
 from jointsed.config import from_dict
 from jointsed.data.annotations import Event
 from jointsed.errors import JointsedError
-from jointsed.postprocess.apply import binarize, frames_to_events
-from jointsed.postprocess.params import PostProcessingParams
+from jointsed.postprocess.base import PostProcessor, clip_events
 # the one owner of reading checkpoints safely (weights_only, clear errors); CheckpointError is re-exported
 from jointsed.runs.checkpoint import CheckpointError, read_checkpoint, resolve_checkpoint
 from jointsed.runs.postprocess import choose_postprocess
@@ -115,14 +114,14 @@ class Detector:
     Args:
         system: a :class:`~jointsed.runs.predictor.Predictor` (what :meth:`from_checkpoint`
             builds) or a trained :class:`~jointsed.systems.base.SEDSystem` (eval mode).
-        params: post-processing parameters (classes in the model's order).
+        params: the post-processor (its parameters; classes in the model's order).
         window_hop: frames between the starts of consecutive windows of a long file
             (default: half a training clip).
         batch_size: windows per forward pass.
         stream_above: files longer than this many seconds are streamed (bounded memory).
     """
 
-    def __init__(self, system: Union[Predictor, "SEDSystem"], params: PostProcessingParams,
+    def __init__(self, system: Union[Predictor, "SEDSystem"], params: PostProcessor,
                  window_hop: Optional[int] = None, batch_size: int = 16, checkpoint: Optional[Path] = None,
                  postprocess_source: str = "default", stream_above: float = 60.0) -> None:
         self.system = system.eval()
@@ -150,7 +149,7 @@ class Detector:
         cls,
         path: str | os.PathLike,
         device: str | torch.device = "cpu",
-        postprocess: str | os.PathLike | PostProcessingParams | None = None,
+        postprocess: str | os.PathLike | PostProcessor | None = None,
         clip_scores_from: Optional[Literal["teacher", "student"]] = None,
         frame_scores_from: Optional[Literal["teacher", "student"]] = None,
         predict_with: Optional[Literal["student", "teacher"]] = None,
@@ -164,8 +163,9 @@ class Detector:
         Args:
             path: ``.ckpt`` file or run folder.
             device: "cpu", "cuda", "cuda:1", ...
-            postprocess: parameters or a JSON file of them; default: ``postprocess.json`` beside
-                the checkpoint / in the run folder, else Lin's defaults from the checkpoint.
+            postprocess: a post-processor (e.g. Lin's ``PostProcessingParams``) or a JSON file of
+                one; default: ``postprocess.json`` beside the checkpoint / in the run folder, else
+                Lin's defaults from the checkpoint.
             clip_scores_from, frame_scores_from: guided learning: which network (PT "teacher" or
                 PS "student") gives clip and frame scores (default: the recipe's, PT and PS).
             predict_with: mean teacher: "student" or "teacher" (EMA).
@@ -261,8 +261,7 @@ class Detector:
         return clip.max(axis=0), (acc / count).astype(np.float32)[:n_frames]
 
     def _finish(self, path: Path, n_frames: int, duration: float, clip: np.ndarray, frame: np.ndarray) -> Prediction:
-        active = binarize(clip, frame, self.params, self.frame_hop)
-        events = frames_to_events(active, path.name, self.frame_hop, self.classes)
+        events = clip_events(self.params, path.name, clip, frame, self.frame_hop)
         events = [
             Event(e.filename, max(0.0, e.onset), min(duration, e.offset), e.event_label)
             for e in events
@@ -336,13 +335,19 @@ class Detector:
 
         Args:
             paths: audio files.
-            batch_size: windows per forward pass (default: the detector's).
+            batch_size: windows per forward pass of this call (default: the detector's, which
+                this call leaves as it is).
             progress: tqdm progress bar.
         Raises:
             AudioError: naming the first file that cannot be read.
         """
-        if batch_size is not None:
-            self.batch_size = int(batch_size)
+        if batch_size is not None and int(batch_size) != self.batch_size:
+            # this call's batch size only: the detector keeps its own for later calls
+            saved, self.batch_size = self.batch_size, int(batch_size)
+            try:
+                return self.predict_many(paths, None, progress)
+            finally:
+                self.batch_size = saved
         paths = [Path(p) for p in paths]
         out: list[Prediction] = []
         pending: list[tuple[Path, list[int], int, int, float]] = []

@@ -37,8 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = f"{describe()} (`jointsed recipes` shows their files)."
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                         help="train and run the model on the CPU (default) or a GPU")
-    parser.add_argument("--objective", choices=("event_f1", "psds1"), default="event_f1",
-                        help="post-processing tuning objective (default: event_f1)")
+    from jointsed.evaluate.metric_table import METRICS
+
+    parser.add_argument("--objective", choices=list(METRICS), default="event_f1",
+                        help="post-processing tuning objective, a metric of the table: " + ", ".join(METRICS)
+                             + " (default: event_f1)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key, e.g. --set trainer.max_epochs=10 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -5,17 +5,19 @@
 Files of any length (longer files: sliding windows), format, channel count and sample rate.
 Writes a DESED event table (``filename onset offset event_label``; files without events get an
 empty row) and, with ``--scores``, one sed_scores_eval frame-score file per clip (readable by
-``jointsed evaluate``): the score-level post-processing applied (classes whose clip score is
-below their tag threshold zeroed, median filter), as ``jointsed evaluate --run`` scores a split,
-so that the PSDS of these files is the PSDS of the evaluated run; ``--raw-scores``: the
-networks' probabilities. Post-processing: ``postprocess.json`` next to the checkpoint if present
-(``jointsed tune``), else Lin et al.'s defaults stored in the checkpoint.
+``jointsed evaluate``): the post-processor's scores form on the frame grid (Lin's: classes whose
+clip score is below their tag threshold zeroed, median filter; SEBB: each box's confidence over
+its frames), as ``jointsed evaluate --run`` scores a split, so that the PSDS of these files is
+the PSDS of the evaluated run; ``--raw-scores``: the networks' probabilities. Post-processing:
+``postprocess.json`` next to the checkpoint if present (``jointsed tune``, any ``--method``),
+else Lin et al.'s defaults stored in the checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from jointsed.runs.precision import DEFAULT_PRECISION, PRECISIONS
@@ -30,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="audio files and/or folders (audio files directly inside)")
     parser.add_argument("--out", required=True, type=Path, metavar="TSV", help="event table to write")
     parser.add_argument("--scores", type=Path, metavar="DIR",
-                        help="also write frame scores (sed_scores_eval): gated by the clip tags and median-filtered, "
-                             "the scores jointsed evaluate --run computes PSDS from")
+                        help="also write frame scores (sed_scores_eval): the post-processor's scores form (Lin's: "
+                             "gated by the clip tags and median-filtered; SEBB: its boxes' confidences), the scores "
+                             "jointsed evaluate --run computes PSDS from")
     parser.add_argument("--raw-scores", action="store_true",
                         help="--scores: the networks' frame probabilities instead (no gating, no median filter)")
     parser.add_argument("--postprocess", type=Path, metavar="JSON",
@@ -52,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace an existing --scores folder written by jointsed predict (never one holding "
                              "other files or an input)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--engine", choices=("torch", "onnxruntime"), default="torch",
+                        help="onnxruntime: RUN_DIR_OR_CHECKPOINT is a folder written by jointsed export --onnx, run "
+                             "with onnxruntime alone, without torch (docs/deployment.md) (default: torch)")
 
 
 def _audio_files(inputs: list[Path]) -> list[Path]:
@@ -93,11 +99,12 @@ def run(args: argparse.Namespace) -> int:
     from jointsed.data.annotations import write_strong_tsv
     from jointsed.errors import JointsedError
     from jointsed.evaluate.io import write_frame_scores
-    from jointsed.inference import Detector
     from jointsed.utils.outputs import mark_owned
-    from jointsed.utils.device import check_device
 
-    check_device(args.device)
+    if args.engine == "torch":
+        from jointsed.utils.device import check_device
+
+        check_device(args.device)
     files = _audio_files(args.audio)
     if not files:
         from jointsed.data.audio_files import AUDIO_EXTENSIONS
@@ -116,11 +123,24 @@ def run(args: argparse.Namespace) -> int:
                             "table; rename the file")
     _check_options(args)
     _check_outputs(args, files)
-    detector = Detector.from_checkpoint(
-        args.model, device=args.device, postprocess=args.postprocess,
-        clip_scores_from=args.clip_scores_from, frame_scores_from=args.frame_scores_from,
-        batch_size=args.batch_size, precision=args.precision,
-    )
+    if args.engine == "onnxruntime":
+        from jointsed.export.runtime import onnx_detector_for_cli
+
+        detector = onnx_detector_for_cli(args)
+    else:
+        from jointsed.cli.stream import torch_detector
+        from jointsed.runs.state import check_finished_model
+
+        Detector = torch_detector()  # a clear error where torch is not installed
+
+        unfinished = check_finished_model(args.model, allow_unfinished=True)
+        if unfinished:  # predicting with a half-trained model is allowed, but said (tune/evaluate refuse)
+            print(unfinished, file=sys.stderr)
+        detector = Detector.from_checkpoint(
+            args.model, device=args.device, postprocess=args.postprocess,
+            clip_scores_from=args.clip_scores_from, frame_scores_from=args.frame_scores_from,
+            batch_size=args.batch_size, precision=args.precision,
+        )
     if args.window_hop is not None:
         hop = int(round(args.window_hop / detector.frame_hop))  # finite and > 0: _check_options
         if not 1 <= hop <= detector.window:
@@ -131,18 +151,29 @@ def run(args: argparse.Namespace) -> int:
     predictions = detector.predict_many(files, progress=not args.no_progress)
     events = [e for p in predictions for e in p.events]
     empty = [p.filename for p in predictions if not p.events]
-    write_strong_tsv(args.out, events, empty_files=empty)
+    # the scores folder first, the event table last: a failure (a full disk) leaves no table without
+    # its scores, and a scores folder this call created goes again when the table fails
+    new_scores = args.scores is not None and not args.scores.exists()
     if args.scores is not None:
-        from jointsed.postprocess.apply import postprocess_frame_scores
+        from jointsed.postprocess.base import frame_form
 
         def written(p):  # as the evaluation pipeline scores a split (pipeline.evaluation)
             if args.raw_scores:
                 return p.frame_scores
-            return postprocess_frame_scores(p.clip_scores, p.frame_scores, detector.params).astype("float32")
+            form = detector.params.scores(p.clip_scores, p.frame_scores, detector.frame_hop)
+            return frame_form(form, detector.frame_hop, p.frame_scores.shape[0], detector.classes)
 
         write_frame_scores(args.scores, {p.filename: written(p) for p in predictions},
                            detector.frame_hop, detector.classes, overwrite=args.force)
         mark_owned(args.scores, "predict --scores")  # lets a later --force replace this folder
+    try:
+        write_strong_tsv(args.out, events, empty_files=empty)
+    except BaseException:
+        if new_scores:
+            import shutil
+
+            shutil.rmtree(args.scores, ignore_errors=True)
+        raise
     print(f"{len(events)} events in {len(predictions)} files -> {args.out} "
           f"(post-processing: {detector.postprocess_source})")
     return 0

@@ -123,7 +123,7 @@ def run_demo(
     device: Literal["cpu", "gpu"] = "cpu",
     preset: str = DEMO_PRESET,
     seed: int = 0,
-    objective: Literal["event_f1", "psds1"] = "event_f1",
+    objective: str = "event_f1",
     report_clips: int = 6,
     progress: bool = True,
     echo: Echo = print,

@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from jointsed.evaluate.metric_table import FAMILIES, PSDS_FAMILIES
 from jointsed.postprocess.tuning_types import TuningResult
 
-SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("AT (tagging) F1, macro %", "tagging", "macro_f1"),
-    ("Event-based F1, macro %", "event_based", "macro_f1"),
-    ("Segment-based F1, macro %", "segment_based", "macro_f1"),
-    ("Intersection F1, macro %", "intersection", "macro_f1"),
-    ("PSDS1", "psds1", "value"),
-    ("PSDS2", "psds2", "value"),
+#: (label, metrics.json family, key) of the summary table: every family of the metric table, its
+#: first overall key (the macro F1; PSDS: its value)
+SUMMARY_ROWS: tuple[tuple[str, str, str], ...] = tuple(
+    (f"{f.short_label}, macro %" if f.kind == "f_scores" else f.short_label, f.name, f.overall_keys[0])
+    for f in FAMILIES
 )
 
 
@@ -76,7 +75,7 @@ def format_demo_summary(result: DemoResult) -> str:
         "-" * (60 if held else 50),
     ]
     for label, family, key in SUMMARY_ROWS:
-        psds = family.startswith("psds")
+        psds = family in PSDS_FAMILIES
         lines.append(
             f"{label:<28}{cell(_metric(result.default_metrics, family, key), psds):>12}"
             f"{cell(_metric(result.tuned_metrics, family, key), psds):>10}"

@@ -4,8 +4,10 @@ present, else the model's default, or given parameters) and score them with ever
 report`` turns into a page.
 
 Event/segment/intersection F1 come from the post-processed events, audio tagging F1 from the clip
-probabilities at the per-class tag thresholds, PSDS1/PSDS2 from the post-processed frame scores
-(tag gating + median filter, the score-level part of the post-processing).
+probabilities at the per-class tag thresholds, PSDS1/PSDS2 from the post-processor's scores form
+(:mod:`jointsed.postprocess.base`): for Lin's, the post-processed frame scores (tag gating +
+median filter, the score-level part of the post-processing); for a segment method (SEBB), its
+scored segments, each box's confidence over its frames.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from typing import Any, Callable, Mapping, Optional
 import numpy as np
 
 from jointsed.pipeline.scoring import SplitScores, checkpoint_of, score_split, scores_note
-from jointsed.postprocess.apply import postprocess_frame_scores, postprocess_scores
-from jointsed.postprocess.params import PostProcessingParams
+from jointsed.postprocess.base import PostProcessor, detect_events, frame_forms, postprocessor_to_dict
 from jointsed.runs.checkpoint import checkpoint_identity, run_dir_of
 from jointsed.runs.layout import EVAL_DIR
 from jointsed.runs.postprocess import choose_postprocess, postprocess_info
@@ -31,8 +32,8 @@ Echo = Optional[Callable[[str], None]]
 def resolve_postprocess(
     run_or_checkpoint: PathLike,
     classes: list[str],
-    postprocess: PathLike | PostProcessingParams | None = None,
-) -> tuple[PostProcessingParams, Optional[Path], str]:
+    postprocess: PathLike | PostProcessor | None = None,
+) -> tuple[PostProcessor, Optional[Path], str]:
     """The post-processing to evaluate with: ``(params, file or None, description)``
     (:func:`jointsed.runs.postprocess.choose_postprocess` for a run folder or checkpoint)."""
     return choose_postprocess(checkpoint_of(run_or_checkpoint), classes, postprocess)
@@ -44,22 +45,20 @@ def _same_set(scores: SplitScores, tuned_on: Mapping[str, Any]) -> bool:
 
 
 def evaluate_scores(
-    scores: SplitScores, params: PostProcessingParams, postprocess_file: Optional[Path] = None,
+    scores: SplitScores, params: PostProcessor, postprocess_file: Optional[Path] = None,
     postprocess_source: str = "",
 ) -> tuple[dict[str, Any], list, dict[str, np.ndarray]]:
-    """Post-process raw scores and evaluate them: ``(metrics, events, post-processed frame scores)``.
+    """Post-process raw scores and evaluate them: ``(metrics, events, scores form on the frame grid)``.
 
     Event/segment/intersection F1 come from the post-processed events, tagging F1 from the clip
-    probabilities at the per-class tag thresholds, PSDS from the post-processed frame scores.
+    probabilities at the per-class tag thresholds, PSDS from the post-processor's scores form
+    (:func:`jointsed.postprocess.base.frame_forms`: ``(T, C)`` float32 per clip).
     """
     from jointsed.evaluate import evaluate_run
 
     params = params.reordered(scores.classes)
-    events = postprocess_scores(scores.clip_scores, scores.frame_scores, params, scores.frame_hop)
-    processed = {
-        name: postprocess_frame_scores(scores.clip_scores[name], frame, params).astype(np.float32)
-        for name, frame in scores.frame_scores.items()
-    }
+    events = detect_events(params, scores.clip_scores, scores.frame_scores, scores.frame_hop)
+    processed = frame_forms(params, scores.clip_scores, scores.frame_scores, scores.frame_hop)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sed_eval / dcase_util deprecation noise
         metrics = evaluate_run(
@@ -71,7 +70,7 @@ def evaluate_scores(
             frame_hop=scores.frame_hop,
             clip_scores=scores.clip_scores,
             tag_threshold=params.tag_threshold,
-            scores_label="post-processed frame scores",
+            scores_label=params.scores_label,
         )
     tuned_on = postprocess_info(postprocess_file).get("tuned_on", {})
     metrics["split"] = scores.split
@@ -81,7 +80,7 @@ def evaluate_scores(
         "source": postprocess_source,
         "tuned_on": tuned_on or None,
         "tuned_on_this_set": _same_set(scores, tuned_on) if tuned_on else False,
-        "params": params.to_dict(),
+        "params": postprocessor_to_dict(params),
     }
     return metrics, events, processed
 
@@ -90,7 +89,7 @@ def evaluate_checkpoint(
     run_dir: PathLike,
     data_root: Optional[PathLike] = None,
     split: Optional[str] = None,
-    postprocess: PathLike | PostProcessingParams | None = None,
+    postprocess: PathLike | PostProcessor | None = None,
     *,
     tsv: Optional[PathLike] = None,
     audio: Optional[PathLike] = None,
@@ -145,7 +144,7 @@ def evaluate_checkpoint(
             "classes": scores.classes,
             "frame_hop": scores.frame_hop,
             "features": scores.feature_config or None,
-            "scores": "post-processed frame scores (tag gating + median filter)",
+            "scores": params.scores_description,
             "raw_scores": scores.folder.resolve() if scores.folder else None,
         }
         write_eval_folder(folder, predictions=events, frame_scores=processed, clip_scores=scores.clip_scores,

@@ -28,7 +28,8 @@ import numpy as np
 
 from jointsed.data.annotations import Event
 from jointsed.data.label_encoder import LabelEncoder
-from jointsed.postprocess.params import PostProcessingError, PostProcessingParams
+from jointsed.postprocess.base import PostProcessingError, check_score_dicts
+from jointsed.postprocess.params import PostProcessingParams
 
 # tolerance (in frames) of the "shorter than" comparisons of min_duration / max_gap
 _FRAME_EPS = 1e-6
@@ -141,7 +142,8 @@ def drop_short(
     return row[keep], start[keep], end[keep]
 
 
-def _check_clip(clip_probs: np.ndarray, frame_probs: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def check_clip(clip_probs: np.ndarray, frame_probs: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """One clip's ``(C,)`` clip and ``(T, C)`` frame probabilities as float64, shapes and values checked."""
     clip_probs = np.asarray(clip_probs, dtype=np.float64)
     frame_probs = np.asarray(frame_probs, dtype=np.float64)
     if clip_probs.shape != (n_classes,):
@@ -171,7 +173,7 @@ def postprocess_frame_scores(
     Returns:
         (T, C) float64 scores: median-filtered frame probabilities, zero for gated classes.
     """
-    clip_probs, frame_probs = _check_clip(clip_probs, frame_probs, len(params.classes))
+    clip_probs, frame_probs = check_clip(clip_probs, frame_probs, len(params.classes))
     out = np.zeros_like(frame_probs)
     for c in range(len(params.classes)):
         if clip_probs[c] >= params.tag_threshold[c]:
@@ -196,7 +198,7 @@ def binarize(
     Returns:
         (T, C) bool activity.
     """
-    clip_probs, frame_probs = _check_clip(clip_probs, frame_probs, len(params.classes))
+    clip_probs, frame_probs = check_clip(clip_probs, frame_probs, len(params.classes))
     n_frames, n_classes = frame_probs.shape
     active = np.zeros((n_frames, n_classes), dtype=bool)
     kept = [c for c in range(n_classes) if clip_probs[c] >= params.tag_threshold[c]]
@@ -246,22 +248,6 @@ def frames_to_events(
 
 
 # -------------------------------------------------------------------------------- many clips
-def check_score_dicts(
-    clip_probs: Mapping[str, np.ndarray], frame_probs: Mapping[str, np.ndarray]
-) -> list[str]:
-    """The filenames of matching clip/frame score dicts (frame_probs order); error naming the mismatch."""
-    missing_clip = [f for f in frame_probs if f not in clip_probs]
-    missing_frame = [f for f in clip_probs if f not in frame_probs]
-    if missing_clip or missing_frame:
-        parts = []
-        if missing_clip:
-            parts.append(f"{len(missing_clip)} clip(s) without clip probabilities (e.g. {missing_clip[0]})")
-        if missing_frame:
-            parts.append(f"{len(missing_frame)} clip(s) without frame probabilities (e.g. {missing_frame[0]})")
-        raise PostProcessingError("clip and frame scores do not cover the same clips: " + "; ".join(parts))
-    return list(frame_probs)
-
-
 def postprocess_scores(
     clip_probs: Mapping[str, np.ndarray],
     frame_probs: Mapping[str, np.ndarray],
@@ -277,7 +263,8 @@ def postprocess_scores(
         frame_hop: frame hop in seconds.
 
     Returns:
-        All events, clip by clip in ``frame_probs`` order (then onset, then class order).
+        All events, clip by clip in ``frame_probs`` order (then onset, then class order): what
+        :func:`jointsed.postprocess.base.detect_events` gives for ``params``.
     """
     events: list[Event] = []
     for filename in check_score_dicts(clip_probs, frame_probs):

@@ -17,30 +17,58 @@ One :class:`PostProcessingParams` holds, for every class ``c`` (lists in ``class
 Lin et al.'s DCASE 2019 post-processing is τ = θ = 0.5, Lin's w_c (see :mod:`.lin`), no minimum
 duration and no gap filling. The event-specific post-processing of Liang et al. (arXiv
 2103.12388; our formulation, DESIGN §4) tunes all of them per class (see :mod:`.tuning`).
+
+The class is the ``"lin"`` method of the post-processor seam (:mod:`.base`); its JSON file is
+``{"format": ..., "method": "lin", "classes": [...], "tag_threshold": [...], ...}``, and a file
+without ``"method"`` (written before there were methods) is read as Lin's.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
-from jointsed.config import ConfigError, from_dict, to_dict
-from jointsed.errors import JointsedError
-from jointsed.utils.atomic import atomic_write_json
+import numpy as np
 
-PARAMS_FORMAT = "jointsed.postprocess.params/1"
+from jointsed.config import ConfigError, from_dict as _from_dict, to_dict
+from jointsed.training.config_bounds import POSTPROCESS_BOUNDS
+from jointsed.postprocess.base import (  # noqa: F401 (PARAMS_FORMAT, PostProcessingError: re-exported)
+    DEFAULT_METHOD,
+    PARAMS_FORMAT,
+    Detection,
+    PostProcessingError,
+    read_postprocess_json,
+    register_postprocessor,
+    save_postprocessor,
+)
+
+if TYPE_CHECKING:
+    from jointsed.data.annotations import StrongAnnotations
+    from jointsed.evaluate.metric_table import Metric
+    from jointsed.postprocess.tuning_types import TuningResult
+
 PER_CLASS_FIELDS = ("tag_threshold", "frame_threshold", "median_window", "min_duration", "max_gap")
 
 
-class PostProcessingError(JointsedError, ValueError):
-    """Inputs of the post-processing (scores, labels, parameter files) that cannot be used."""
-
-
+@register_postprocessor(DEFAULT_METHOD)
 @dataclass
 class PostProcessingParams:
-    """Per-class post-processing parameters; every list is aligned with ``classes``."""
+    """Lin et al.'s post-processor: per-class parameters, every list aligned with ``classes``.
+
+    It is the ``"lin"`` method of the post-processor seam (:mod:`jointsed.postprocess.base`):
+    :meth:`events` runs the pipeline of :mod:`jointsed.postprocess.apply` (gating, median filter,
+    threshold, median filter, gap filling, minimum length, runs -> events), :meth:`scores` its
+    score-level part (gating + first median filter, ``(T, C)``), :meth:`tune` the event-specific
+    search of :mod:`jointsed.postprocess.tuning`.
+    """
+
+    method: ClassVar[str]
+    label: ClassVar[str] = "Lin et al.'s"
+    scores_label: ClassVar[str] = "post-processed frame scores"
+    scores_description: ClassVar[str] = "post-processed frame scores (tag gating + median filter)"
+    #: value ranges of the per-class lists, checked on load (jointsed.config.from_dict)
+    BOUNDS: ClassVar[dict[str, Any]] = POSTPROCESS_BOUNDS
 
     classes: list[str]
     tag_threshold: list[float]
@@ -132,54 +160,101 @@ class PostProcessingParams:
                 if not ok:
                     raise ConfigError(f"{name} of class {c}: must be {rule}, got {v!r}")
 
+    # ------------------------------------------------------------------ the seam
+    def events(self, clip_probs: np.ndarray, frame_probs: np.ndarray, frame_hop: float) -> list[Detection]:
+        """Events of one clip (:func:`~jointsed.postprocess.apply.binarize`, then runs -> events).
+
+        Args:
+            clip_probs: (C,) clip probabilities.
+            frame_probs: (T, C) frame probabilities.
+            frame_hop: seconds per frame.
+        Returns:
+            ``[(onset, offset, label)]`` sorted by onset, then class order.
+        """
+        from jointsed.postprocess.apply import binarize, frames_to_events
+
+        active = binarize(clip_probs, frame_probs, self, frame_hop)
+        return [(e.onset, e.offset, e.event_label) for e in frames_to_events(active, "", frame_hop, self.classes)]
+
+    def scores(self, clip_probs: np.ndarray, frame_probs: np.ndarray, frame_hop: float) -> np.ndarray:
+        """(T, C) float64 frame scores for the threshold-free metrics: gating + first median filter
+        (:func:`~jointsed.postprocess.apply.postprocess_frame_scores`)."""
+        from jointsed.postprocess.apply import postprocess_frame_scores
+
+        return postprocess_frame_scores(clip_probs, frame_probs, self)
+
+    @classmethod
+    def from_default(cls, default: "PostProcessingParams") -> "PostProcessingParams":
+        """Lin's starting point is the model's default itself."""
+        return default
+
+    @classmethod
+    def grid_class(cls) -> type:
+        """The search space's dataclass (:class:`~jointsed.postprocess.tuning_types.TuningGrid`)."""
+        from jointsed.postprocess.tuning_types import TuningGrid
+
+        return TuningGrid
+
+    @classmethod
+    def tune(
+        cls,
+        clip_probs: Mapping[str, np.ndarray],
+        frame_probs: Mapping[str, np.ndarray],
+        ground_truth: "StrongAnnotations",
+        durations: Mapping[str, float] | None,
+        frame_hop: float,
+        base: "PostProcessingParams",
+        grid: Any = None,
+        objective: "str | Metric" = "event_f1",
+        progress: bool = True,
+    ) -> "TuningResult":
+        """Event-specific tuning (:func:`jointsed.postprocess.tuning.tune_event_specific`)."""
+        from jointsed.postprocess.tuning import tune_event_specific
+
+        return tune_event_specific(clip_probs, frame_probs, ground_truth, durations, frame_hop, base,
+                                   grid=grid, objective=objective, progress=progress)
+
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, Any]:
+        """The five per-class lists and ``classes`` (the JSON form without ``method``)."""
         return to_dict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "PostProcessingParams":
+        """Inverse of :meth:`to_dict` (validated; ConfigError naming the key)."""
+        return _from_dict(cls, dict(data))
+
     def save_json(self, path: str | Path, info: dict[str, Any] | None = None) -> None:
-        """Write the parameters (atomically) as JSON; ``info`` (e.g. tuning scores) is stored too
-        under the key ``"info"`` and ignored when loading."""
-        self.validate()
-        data: dict[str, Any] = {"format": PARAMS_FORMAT, **self.to_dict()}
-        if info is not None:
-            data["info"] = info
-        atomic_write_json(path, data)
+        """Write the parameters (atomically) as JSON (``"method": "lin"``); ``info`` (e.g. tuning
+        scores) is stored too under the key ``"info"`` and ignored when loading."""
+        save_postprocessor(self, path, info)
 
     @classmethod
     def load_json(
         cls, path: str | Path, expected_classes: Sequence[str] | None = None
     ) -> "PostProcessingParams":
-        """Read parameters written by :meth:`save_json`.
+        """Read parameters written by :meth:`save_json` (or by jointsed before post-processing
+        methods existed: no ``method`` key). A file of another method is an error (read any method
+        with :func:`jointsed.postprocess.base.load_postprocessor`).
 
         With ``expected_classes``, the file must hold exactly these classes; if it lists them in
         another order, the parameters are reordered to ``expected_classes``.
 
         Raises:
-            PostProcessingError: the file is missing, not JSON, of another format, or made for
-                another class list (the message names both lists).
+            PostProcessingError: the file is missing, not JSON, of another format or method, or
+                made for another class list (the message names both lists).
             ConfigError: a value is missing, of the wrong type or out of range (names the key).
         """
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise PostProcessingError(f"{path}: post-processing parameter file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PostProcessingError(f"{path}: cannot be read ({exc})") from None
-        except json.JSONDecodeError as exc:
+        data = read_postprocess_json(path)
+        method = data.pop("method", DEFAULT_METHOD)
+        if method != DEFAULT_METHOD:
             raise PostProcessingError(
-                f"{path}, line {exc.lineno}: not valid JSON ({exc.msg})"
-            ) from None
-        if not isinstance(data, dict):
-            raise PostProcessingError(f"{path}: expected a JSON object of post-processing parameters")
-        fmt = data.pop("format", None)
-        if fmt != PARAMS_FORMAT:
-            raise PostProcessingError(
-                f"{path}: not a post-processing parameter file (format {fmt!r}, expected {PARAMS_FORMAT!r})"
+                f"{path}: holds the {method!r} post-processing, not Lin's parameters "
+                "(jointsed.postprocess.base.load_postprocessor reads any method)"
             )
-        data.pop("info", None)
         try:
-            params = from_dict(cls, data)
+            params = cls.from_dict(data)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
         if expected_classes is not None:

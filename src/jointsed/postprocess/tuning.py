@@ -14,17 +14,21 @@ available to us, so this is our formulation (DESIGN §4). On a validation set wi
   (w, θ) binarisation once for all τ (gating only removes whole clips, so every τ is a sum
   over the clips it keeps), events are matched to the labels with vectorised counting
   (:mod:`.fast_f1`).
-* ``objective="psds1"`` — PSDS is threshold-free, so only the score-level steps matter: the
-  median window w_c and the tag gating τ_c (θ, min duration and gap filling are kept from the
-  base parameters). PSDS1 (:data:`jointsed.evaluate.settings.PSDS1`, DCASE: dtc = gtc = 0.7,
-  α_ct = 0, α_st = 1, max eFPR 100/hour) of the post-processed scores is maximised by coordinate
-  ascent over the classes (each class's (w_c, τ_c) in turn, the others fixed; up to
-  ``grid.psds_rounds`` sweeps). With α_ct = 0 a class's PSD-ROC depends only on its own scores,
-  so sed_scores_eval's per-clip statistics are computed once per window set (plus once for
-  gated, all-zero scores) and every (c, w, τ) candidate is an accumulation of cached per-clip
-  deltas; the α_st coupling is handled by re-combining the cached per-class ROCs. Cost: (number
-  of window candidates + 1) full sed_scores_eval passes, plus one accumulation per (class,
-  window, τ).
+* ``objective="psds1"`` (or ``"psds2"``) — PSDS is threshold-free, so only the score-level
+  steps matter: the median window w_c and the tag gating τ_c (θ, min duration and gap filling
+  are kept from the base parameters). The PSDS of the post-processed scores with the metric's
+  scenario (:data:`jointsed.evaluate.settings.PSDS1`, DCASE: dtc = gtc = 0.7, α_ct = 0, α_st = 1,
+  max eFPR 100/hour; or PSDS2) is maximised by coordinate ascent over the classes (each class's
+  (w_c, τ_c) in turn, the others fixed; up to ``grid.psds_rounds`` sweeps). A class's PSD-ROC
+  (its cross-triggers included) depends only on its own scores, so sed_scores_eval's per-clip
+  statistics are computed once per window set (plus once for gated, all-zero scores) and every
+  (c, w, τ) candidate is an accumulation of cached per-clip deltas; the α_st coupling is handled
+  by re-combining the cached per-class ROCs (:mod:`.tuning_psds_roc`). Cost: (number of window
+  candidates + 1) full sed_scores_eval passes, plus one accumulation per (class, window, τ).
+
+The objective is an entry of the metric table (:mod:`jointsed.evaluate.metric_table`) or its
+name: an ``"events"`` metric with collars (event F1) takes the first search, a ``"scores"``
+metric with a PSDS scenario the second.
 
 The base parameters are always part of the grid, and a candidate replaces them only when it
 is strictly better, so the tuned score on the tuning set is never below the base score. Ties
@@ -40,22 +44,50 @@ This module is the entry point (:func:`tune_event_specific`); the grid and resul
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Literal, Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from jointsed.evaluate.settings import EVENT_COLLARS, EventCollars
+from jointsed.evaluate.metric_table import Metric, get_metric
+from jointsed.evaluate.settings import EVENT_COLLARS, EventCollars, PSDSScenario
 from jointsed.postprocess.params import PER_CLASS_FIELDS, PostProcessingError, PostProcessingParams
 from jointsed.postprocess.tuning_event_f1 import search_class_event_f1
 from jointsed.postprocess.tuning_inputs import prepare_scores
-from jointsed.postprocess.tuning_psds import tune_psds1
+from jointsed.postprocess.tuning_psds import tune_psds
 from jointsed.postprocess.tuning_types import ClassTuning, TuningGrid, TuningResult
 
 if TYPE_CHECKING:
     from jointsed.data.annotations import StrongAnnotations
 
-Objective = Literal["event_f1", "psds1"]
+
+def resolve_objective(objective: "str | Metric") -> Metric:
+    """The metric-table entry of a tuning objective (a name or a :class:`Metric`).
+
+    Raises:
+        PostProcessingError: an unknown name (the message lists the metric table's names).
+    """
+    try:
+        return get_metric(objective)
+    except ValueError as exc:
+        raise PostProcessingError(f"tuning objective: {exc}") from None
+
+
+def objective_kind(metric: Metric) -> str:
+    """``"event_f1"`` (an events metric with collars: per-class event-F1 search) or ``"psds"``
+    (a scores metric with a PSDS scenario: the cached PSD-ROC search).
+
+    Raises:
+        PostProcessingError: a metric neither search can optimise.
+    """
+    if metric.needs == "events" and isinstance(metric.settings, EventCollars):
+        return "event_f1"
+    if metric.needs == "scores" and isinstance(metric.settings, PSDSScenario):
+        return "psds"
+    raise PostProcessingError(
+        f"no tuning search for the objective {metric.name!r} (needs {metric.needs}, settings "
+        f"{type(metric.settings).__name__}): the searches handle collar-based event F1 and PSDS"
+    )
 
 
 def tune_event_specific(
@@ -66,7 +98,7 @@ def tune_event_specific(
     frame_hop: float,
     base_params: PostProcessingParams,
     grid: TuningGrid | None = None,
-    objective: Objective = "event_f1",
+    objective: "str | Metric" = "event_f1",
     progress: bool = True,
     *,
     collars: EventCollars = EVENT_COLLARS,
@@ -77,13 +109,15 @@ def tune_event_specific(
         clip_probs: filename → (C,) clip probabilities of the tuning clips.
         frame_probs: filename → (T, C) frame probabilities (T may differ between clips).
         ground_truth: strong labels of exactly these clips (clips without events included).
-        durations: filename → clip duration in seconds (needed for ``psds1`` only).
+        durations: filename → clip duration in seconds (needed for PSDS objectives only).
         frame_hop: frame hop in seconds.
         base_params: starting/default parameters (e.g. Lin's); C = ``len(base_params.classes)``.
         grid: candidate values (default :class:`TuningGrid`).
-        objective: ``"event_f1"`` (per-class event F1) or ``"psds1"``.
+        objective: a metric-table entry or its name: ``"event_f1"`` (per-class event F1),
+            ``"psds1"``, ``"psds2"``.
         progress: show tqdm progress bars.
-        collars: collars of the event F1 (default: the evaluator's, DCASE's).
+        collars: collars of the event F1 (default: the evaluator's, DCASE's, which an event-F1
+            entry of the metric table with other collars replaces).
 
     Returns:
         :class:`TuningResult` with the tuned parameters and the per-class table.
@@ -94,15 +128,17 @@ def tune_event_specific(
     base_params.validate()
     if frame_hop <= 0:
         raise PostProcessingError(f"frame_hop must be > 0 seconds, got {frame_hop}")
-    if objective not in ("event_f1", "psds1"):
-        raise PostProcessingError(f"objective must be 'event_f1' or 'psds1', got {objective!r}")
-    if objective == "psds1" and durations is None:
-        raise PostProcessingError("objective 'psds1' needs the clip durations")
+    metric = resolve_objective(objective)
+    kind = objective_kind(metric)
+    if kind == "psds" and durations is None:
+        raise PostProcessingError(f"objective {metric.name!r} needs the clip durations")
+    if kind == "event_f1" and collars is EVENT_COLLARS:
+        collars = metric.settings
     classes = list(base_params.classes)
     data = prepare_scores(clip_probs, frame_probs, ground_truth, classes)
 
     per_class: list[ClassTuning] = []
-    if objective == "event_f1":
+    if kind == "event_f1":
         tuned_values, tuned_per_class, default_per_class, n_per_class = [], [], [], []
         for c in tqdm(range(len(classes)), desc="tuning post-processing (event F1)", disable=not progress):
             values, tuned, default, n_cand = search_class_event_f1(
@@ -116,8 +152,8 @@ def tune_event_specific(
         tuned_score = float(np.mean(tuned_per_class))
         n_candidates = int(sum(n_per_class))
     else:
-        tuned_values, tuned_per_class, default_per_class, default_score, tuned_score, n_per_class = tune_psds1(
-            data, classes, base_params, grid, durations or {}, frame_hop, progress
+        tuned_values, tuned_per_class, default_per_class, default_score, tuned_score, n_per_class = tune_psds(
+            data, classes, base_params, grid, durations or {}, frame_hop, progress, metric.settings
         )
         n_candidates = int(sum(n_per_class))
 
@@ -142,7 +178,7 @@ def tune_event_specific(
     return TuningResult(
         params=params,
         base_params=base_params,
-        objective=objective,
+        objective=metric.name,
         per_class=per_class,
         default_score=default_score,
         tuned_score=tuned_score,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from jointsed.postprocess.apply import check_score_dicts
+from jointsed.postprocess.base import check_score_dicts
 from jointsed.postprocess.params import PostProcessingError
 
 if TYPE_CHECKING:

@@ -2,9 +2,10 @@
 
 * :class:`TuningGrid` — the candidate values of the per-class search (a config section);
 * :class:`ClassTuning` — one class's outcome (base vs. tuned objective value and parameters);
-* :class:`TuningResult` — tuned parameters plus the per-class table, its text/JSON forms.
+* :class:`TuningResult` — tuned parameters plus the per-class table, its text/JSON forms (for
+  any post-processing method of :mod:`jointsed.postprocess.base`).
 
-The search itself is :func:`jointsed.postprocess.tuning.tune_event_specific`.
+Lin's search itself is :func:`jointsed.postprocess.tuning.tune_event_specific`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
-from jointsed.config import ConfigError, to_dict
-from jointsed.postprocess.params import PER_CLASS_FIELDS, PostProcessingParams
+from jointsed.config import Bound, ConfigError, to_dict
+from jointsed.training.config_bounds import GRID_BOUNDS, MAX_MEDIAN_WINDOW, check_grid_size
+from jointsed.postprocess.base import PostProcessor, postprocessor_to_dict, save_postprocessor
 
 
 def _default_thresholds() -> list[float]:
@@ -47,8 +49,15 @@ class TuningGrid:
     max_gaps: list[float] = field(default_factory=lambda: [0.0])
     min_durations: list[float] = field(default_factory=lambda: [0.0])
     psds_rounds: int = 3
+    #: value ranges and list lengths, checked on load (jointsed.config.from_dict)
+    BOUNDS: ClassVar[dict[str, Bound]] = GRID_BOUNDS
 
     def validate(self) -> None:
+        # the event_f1 search scores every combination (the base value added to each list)
+        check_grid_size({"tag thresholds": len(self.tag_thresholds) + 1,
+                         "frame thresholds": len(self.frame_thresholds) + 1,
+                         "windows": len(self.window_factors) + 2, "gaps": len(self.max_gaps) + 1,
+                         "minimum durations": len(self.min_durations) + 1})
         checks = (
             ("tag_thresholds", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
             ("frame_thresholds", lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
@@ -68,7 +77,8 @@ class TuningGrid:
 
     def windows_for(self, base_window: int) -> list[int]:
         """Candidate median windows of a class whose base window is ``base_window`` (ascending)."""
-        windows = {int(base_window)} | {max(1, math.floor(f * base_window + 0.5)) for f in self.window_factors}
+        windows = {int(base_window)} | {min(MAX_MEDIAN_WINDOW, max(1, math.floor(f * base_window + 0.5)))
+                                        for f in self.window_factors}
         if self.add_window_one:
             windows.add(1)
         return sorted(windows)
@@ -89,13 +99,18 @@ class ClassTuning:
 
 @dataclass
 class TuningResult:
-    """Tuned parameters plus the per-class table of tuned vs. base (default) objective values."""
+    """Tuned parameters plus the per-class table of tuned vs. base (default) objective values.
 
-    params: PostProcessingParams
-    base_params: PostProcessingParams
+    ``params`` and ``base_params`` are post-processors of one method (Lin's
+    :class:`~jointsed.postprocess.params.PostProcessingParams`, SEBB, ...); ``objective`` is the
+    name of a metric-table entry (:mod:`jointsed.evaluate.metric_table`).
+    """
+
+    params: PostProcessor
+    base_params: PostProcessor
     objective: str
     per_class: list[ClassTuning]
-    default_score: float  # macro event F1, or PSDS1, with the base parameters
+    default_score: float  # the objective (macro event F1, PSDS1, ...) with the base parameters
     tuned_score: float
     n_clips: int
     n_candidates: int
@@ -111,7 +126,7 @@ class TuningResult:
                     "n_ref": ct.n_ref,
                     "default": ct.default_value,
                     "tuned": ct.tuned_value,
-                    **{name: ct.tuned[name] for name in PER_CLASS_FIELDS},
+                    **ct.tuned,
                 }
             )
         return pd.DataFrame(rows)
@@ -122,7 +137,10 @@ class TuningResult:
         for col in ("default", "tuned"):
             df[col] = (100 * df[col]).map(lambda v: f"{v:6.2f}" if v == v else "   n/a")
         text = df.to_string(index=False)
-        name = "macro event F1" if self.objective == "event_f1" else "PSDS1"
+        from jointsed.evaluate.metric_table import METRICS
+
+        metric = METRICS.get(self.objective)
+        name = metric.label if metric is not None else self.objective
         return (
             f"{text}\n{name}: default {100 * self.default_score:.2f} % -> tuned "
             f"{100 * self.tuned_score:.2f} % ({self.n_clips} clips, {self.n_candidates} candidates, "
@@ -138,10 +156,10 @@ class TuningResult:
             "n_candidates": self.n_candidates,
             "elapsed_s": self.elapsed_s,
             "per_class": [to_dict(ct) for ct in self.per_class],
-            "base_params": self.base_params.to_dict(),
+            "base_params": postprocessor_to_dict(self.base_params),
         }
 
     def save_json(self, path: str | Path) -> None:
-        """Save the tuned parameters (loadable by ``PostProcessingParams.load_json``) with this
-        result as ``info``."""
-        self.params.save_json(path, info=self.to_dict())
+        """Save the tuned parameters (loadable by :func:`jointsed.postprocess.base.load_postprocessor`)
+        with this result as ``info``."""
+        save_postprocessor(self.params, path, info=self.to_dict())

@@ -4,7 +4,7 @@ events, PSD-ROC curves. Pure functions of the evaluation data (no plotting here)
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -201,8 +201,9 @@ def psd_roc(reference: Reference, scores: Mapping[str, pd.DataFrame], settings: 
     columns = ["onset", "offset", *present]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # the reference restricted to the classes with events: PSDS is computed over its classes
         value, per_class, (tpr, efpr), per_class_rocs = sed_scores_psds(
-            reference, {k: scores[k][columns] for k in reference.events}, settings
+            replace(reference, classes=tuple(present)), {k: scores[k][columns] for k in reference.events}, settings
         )
     return PSDROC(
         value=float(value),

@@ -11,26 +11,20 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Mapping, Sequence
 
+from jointsed.evaluate.metric_table import FAMILIES, PSDS_FAMILIES
+
 MISSING = "–"
 
-#: (label, metrics.json family, key) of the overall table, in display order
-OVERALL_ROWS = (
-    ("Audio tagging F1, macro", "tagging", "macro_f1"),
-    ("Audio tagging F1, micro", "tagging", "micro_f1"),
-    ("Event-based F1, macro", "event_based", "macro_f1"),
-    ("Event-based F1, micro", "event_based", "micro_f1"),
-    ("Segment-based F1 (1 s), macro", "segment_based", "macro_f1"),
-    ("Segment-based F1 (1 s), micro", "segment_based", "micro_f1"),
-    ("Intersection F1, macro", "intersection", "macro_f1"),
+# every table iterates over the metric table (one owner of the families, their labels and keys)
+#: (label, metrics.json family, key) of the overall table's F-score rows, in display order
+OVERALL_ROWS = tuple(
+    (f"{f.f1_label}, {key.removesuffix('_f1')}", f.name, key)
+    for f in FAMILIES if f.kind == "f_scores" for key in f.overall_keys
 )
 #: (column group title, metrics.json family) of the per-class table
-FAMILY_TITLES = (
-    ("Audio tagging", "tagging"),
-    ("Event-based", "event_based"),
-    ("Segment-based", "segment_based"),
-    ("Intersection", "intersection"),
-)
-PSDS_NAMES = ("psds1", "psds2")
+FAMILY_TITLES = tuple((f.label, f.name) for f in FAMILIES if f.kind == "f_scores")
+PSDS_NAMES = PSDS_FAMILIES
+_PSDS_LABELS = {f.name: f.label for f in FAMILIES if f.kind == "psds"}
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0 auto;
@@ -115,7 +109,7 @@ def overall_table(metrics: Mapping[str, Any]) -> str:
             source = entry.get("source", "")
             if entry.get("library"):
                 source = f"{source} [{entry['library']}]"
-            rows.append((name.upper(), format_psds(entry.get("value")), source))
+            rows.append((_PSDS_LABELS[name], format_psds(entry.get("value")), source))
     if not rows:
         return note_html("metrics.json holds no metric.")
     body = "".join(
@@ -183,7 +177,7 @@ def per_class_table(metrics: Mapping[str, Any], classes: Sequence[str], colors: 
         f'<th colspan="{span}">{escape(title)}</th>' for title, span in groups
     ) + "</tr>"
     head2 = "<tr>" + "".join(
-        f"<th>{family.upper() if family in PSDS_NAMES else _KEY_NAMES[key]}</th>" for _, family, key in columns
+        f"<th>{_PSDS_LABELS[family] if family in PSDS_NAMES else _KEY_NAMES[key]}</th>" for _, family, key in columns
     ) + "</tr>"
     rows = []
     for c in classes:

@@ -1,7 +1,7 @@
 """Which post-processing a trained model is used with: ``postprocess.json`` of its run folder
-(``jointsed tune``), else its default (Lin et al.'s, stored in the checkpoint). The one place
-that decides it, for ``jointsed predict`` / :class:`jointsed.inference.Detector` and for the
-evaluation pipeline alike."""
+(``jointsed tune``; any method of :mod:`jointsed.postprocess.base`), else its default (Lin et
+al.'s, stored in the checkpoint). The one place that decides it, for ``jointsed predict`` /
+:class:`jointsed.inference.Detector` and for the evaluation pipeline alike."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from jointsed.postprocess.base import PostProcessor, load_postprocessor
 from jointsed.postprocess.params import PostProcessingParams
 from jointsed.runs.checkpoint import read_checkpoint, resolve_checkpoint
 from jointsed.runs.layout import POSTPROCESS_FILE
@@ -50,28 +51,30 @@ def default_params(run_or_checkpoint: str | os.PathLike) -> PostProcessingParams
 def choose_postprocess(
     checkpoint: Path,
     classes: Sequence[str],
-    postprocess: str | os.PathLike | PostProcessingParams | None = None,
+    postprocess: str | os.PathLike | PostProcessor | None = None,
     default: Optional[PostProcessingParams] = None,
-) -> tuple[PostProcessingParams, Optional[Path], str]:
-    """The post-processing to use: ``(params in the order of classes, file or None, description)``.
+) -> tuple[PostProcessor, Optional[Path], str]:
+    """The post-processor to use: ``(it, in the order of classes; file or None; description)``.
 
     Args:
         checkpoint: the model's checkpoint file.
         classes: the model's classes.
-        postprocess: parameters, or a JSON file of them; None: ``postprocess.json`` beside the
-            checkpoint / in the run folder, else the model's default.
+        postprocess: a post-processor (any method of :mod:`jointsed.postprocess.base`, e.g.
+            Lin's :class:`PostProcessingParams`), or a JSON file of one; None: ``postprocess.json``
+            beside the checkpoint / in the run folder, else the model's default.
         default: the model's default parameters when already at hand (else read from the
             checkpoint).
     """
-    if isinstance(postprocess, PostProcessingParams):
+    if isinstance(postprocess, PostProcessor):
         return postprocess.reordered(classes), None, "given parameters"
     file = Path(postprocess) if postprocess is not None else find_postprocess_file(checkpoint)
     if file is not None:
-        params = PostProcessingParams.load_json(file, classes)
+        params = load_postprocessor(file, classes)
         tuned = postprocess_info(file).get("tuned_on") or {}
         what = f"{file}"
         if tuned:
-            what += f" (tuned on '{tuned.get('split')}' for {tuned.get('objective')})"
+            method = tuned.get("method")
+            what += f" ({method + ', ' if method else ''}tuned on '{tuned.get('split')}' for {tuned.get('objective')})"
         return params, file, what
     params = default if default is not None else default_params(checkpoint)
     return params.reordered(classes), None, DEFAULT_SOURCE

@@ -17,10 +17,9 @@ from typing import Sequence
 import numpy as np
 
 from jointsed.data.annotations import Event
-from jointsed.postprocess.apply import postprocess_scores
 from jointsed.evaluate.counts import f1_from_counts
+from jointsed.postprocess.base import PostProcessor, detect_events
 from jointsed.postprocess.fast_f1 import event_counts_per_class
-from jointsed.postprocess.params import PostProcessingParams
 
 
 def macro(values: np.ndarray, present: np.ndarray) -> float:
@@ -44,17 +43,17 @@ def event_f1_per_class(
     clip_scores: np.ndarray,
     frame_scores: Sequence[np.ndarray],
     filenames: Sequence[str],
-    params: PostProcessingParams,
+    params: PostProcessor,
     frame_hop: float,
 ) -> tuple[np.ndarray, np.ndarray, list[Event]]:
-    """Post-process and score.
+    """Post-process (any method of :mod:`jointsed.postprocess.base`; Lin's by default) and score.
 
     Returns:
         ``(f1 (C,), present (C,) bool, estimated events)``.
     """
     clip = {name: clip_scores[i] for i, name in enumerate(filenames)}
     frame = {name: frame_scores[i] for i, name in enumerate(filenames)}
-    estimated = postprocess_scores(clip, frame, params, frame_hop)
+    estimated = detect_events(params, clip, frame, frame_hop)
     counts = event_counts_per_class(reference, estimated, params.classes)
     # counts are (TP, N_ref, N_sys): FP = N_sys - TP, FN = N_ref - TP
     f1 = np.array([f1_from_counts(tp, n_sys - tp, n_ref - tp)[0]
