@@ -12,6 +12,7 @@ import pytest
 
 from helpers import VALIDATION_TSV, fresh_run_copy
 from jointsed.data.annotations import read_strong_tsv
+from jointsed.postprocess.base import load_postprocessor
 from jointsed.pipeline import default_params, evaluate_checkpoint, evaluate_scores, score_split, tune_run
 from jointsed.postprocess import PostProcessingParams
 
@@ -85,4 +86,13 @@ def test_psds1_objective(trained_run, tiny_dataset, tmp_path):
     result = tune_run(run, tiny_dataset, objective="psds1", progress=False, echo=None,
                       out=tmp_path / "psds.json")
     assert result.objective == "psds1" and result.tuned_score >= result.default_score
-    assert not (run / "postprocess.json").exists() and (tmp_path / "psds.json").is_file()
+    assert not (run / "postprocess.json").exists()
+    saved = load_postprocessor(tmp_path / "psds.json")
+    assert saved == result.params
+    # the tuner's PSDS1 on its tuning set is what the evaluator reports for the saved file there
+    metrics = evaluate_checkpoint(run, tiny_dataset, "validation", postprocess=tmp_path / "psds.json",
+                                  write=False, progress=False)
+    assert metrics["psds1"]["value"] == pytest.approx(result.tuned_score, abs=1e-6)
+    default = evaluate_checkpoint(run, tiny_dataset, "validation", postprocess=result.base_params,
+                                  write=False, progress=False)
+    assert default["psds1"]["value"] == pytest.approx(result.default_score, abs=1e-6)
