@@ -75,7 +75,8 @@ def test_stream_frame_scores_equal_the_whole_file_network_and_offline_predict(se
     assert np.abs(frames - offline)[edge].max() > 1e-5  # the stated difference is real
 
 
-def test_open_gate_events_are_lin_events_of_the_streamed_scores(setup):
+@pytest.mark.parametrize("gating", ["event", "frame"])
+def test_open_gate_events_are_lin_events_of_the_streamed_scores(setup, gating):
     ckpts, audio, _ = setup
     det = Detector.from_checkpoint(ckpts["guided_learning"])
     params = dataclasses.replace(det.params, tag_threshold=[0.0] * 4, frame_threshold=[0.5] * 4,
@@ -83,11 +84,18 @@ def test_open_gate_events_are_lin_events_of_the_streamed_scores(setup):
                                  min_duration=[0.0, 0.0, 0.12, 0.0])
     det.params = params
     wav = load_audio(audio, 16000)
-    frames, events = _run(det, wav, lookahead=0.0)
+    frames, events = _run(det, wav, lookahead=0.0, gating=gating)
     expected = params.events(np.ones(4), frames, det.frame_hop)
     got = sorted(events, key=lambda e: (e.onset, det.classes.index(e.event_label)))
     assert [(e.onset, e.offset, e.event_label) for e in got] == expected and len(expected) >= 3
-    latency = {row["class"]: row["seconds"] for row in StreamingDetector(det, lookahead=0.0).latency()}
+    # a class whose threshold no clip score reaches is gated off, the others untouched
+    shut = expected[0][2]
+    c = det.classes.index(shut)
+    det.params = dataclasses.replace(params, tag_threshold=[1.0 + (i == c) if i == c else 0.0 for i in range(4)])
+    _, gated = _run(det, wav, lookahead=0.0, gating=gating)
+    assert sorted((e.onset, e.offset, e.event_label) for e in gated) == sorted(x for x in expected if x[2] != shut)
+    det.params = params
+    latency = {row["class"]: row["seconds"] for row in StreamingDetector(det, lookahead=0.0, gating=gating).latency()}
     for e in events:  # emitted no later than the stated latency after the event's end (+ a chunk)
         assert e.emitted_at - e.offset <= latency[e.event_label] + 1.0
 
@@ -185,3 +193,23 @@ def test_cli_streams_a_file_as_the_api_does(setup, capsys):
     assert [(float(a), float(b), c) for a, b, c, _ in rows] == [(round(e.onset, 3), round(e.offset, 3), e.event_label)
                                                                for e in events]
     assert len(rows) >= 2
+
+
+def test_a_microphone_that_cannot_be_opened_is_a_clear_error(monkeypatch):
+    import sys
+    import types
+
+    from jointsed.streaming.sources import microphone_chunks
+
+    fake = types.ModuleType("sounddevice")
+
+    def refuse(**kwargs):
+        raise ValueError("No input device matching 'usb'")
+
+    fake.InputStream = refuse
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    with pytest.raises(StreamingError, match="microphone usb cannot be opened: No input device matching 'usb'"):
+        next(microphone_chunks(16000, "usb"))
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # not installed
+    with pytest.raises(StreamingError, match="needs the sounddevice package"):
+        next(microphone_chunks(16000))

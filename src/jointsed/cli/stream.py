@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between two runs of the clip network (default 1)")
     parser.add_argument("--step", type=float, default=0.25, metavar="SECONDS",
                         help="seconds of audio between two runs of the networks (default 0.25)")
+    parser.add_argument("--gating", choices=("event", "frame"), default="event",
+                        help="clip gating of each final event by the clip scores that saw it (default), or of each "
+                             "frame before the median filter (jointsed.streaming.detector)")
     parser.add_argument("--output", choices=("tsv", "jsonl"), default="tsv", help="event lines (default tsv)")
     parser.add_argument("--frames", action="store_true", help="jsonl: also print the frame network's scores")
     parser.add_argument("--postprocess", type=Path, metavar="JSON",
@@ -77,9 +80,19 @@ def _detector(args: argparse.Namespace):
         bundle = read_bundle(args.model)
         post = load_postprocessor(args.postprocess, bundle.classes) if args.postprocess else None
         return OnnxDetector(args.model, postprocess=post, threads=None)
-    from jointsed.inference import Detector
+    return torch_detector().from_checkpoint(args.model, postprocess=args.postprocess)
 
-    return Detector.from_checkpoint(args.model, postprocess=args.postprocess)
+
+def torch_detector() -> type:
+    """:class:`jointsed.inference.Detector`, or a clear error where torch is not installed."""
+    try:
+        from jointsed.inference import Detector
+    except ImportError as exc:
+        from jointsed.errors import JointsedError
+
+        raise JointsedError(f"the torch engine needs torch ({exc}); to run an ONNX export (jointsed export --onnx) "
+                            "give --engine onnxruntime") from None
+    return Detector
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         raise JointsedError("--frames prints JSON lines: add --output jsonl")
     detector = _detector(args)
     sd = StreamingDetector(detector, lookahead=args.lookahead, teacher_hop=args.teacher_hop, step=args.step,
-                           frame_scores=args.frames)
+                           frame_scores=args.frames, gating=args.gating)
     if not args.quiet:
         print("latency from the end of an event to its line (s): " + ", ".join(
             f"{row['class']} {row['seconds']:.2f}" for row in sd.latency()), file=sys.stderr)

@@ -11,18 +11,24 @@ Per block of input (mono float32 at the model's rate, any block size):
    there, and equals the network run over the whole stream at once (no window edges inside);
 3. **clip gating**: the clip network (PT) runs every ``teacher_hop`` seconds on the last training
    clip of features (at the stream's start, the features so far, padded with silence as a short
-   file is). Frame ``t`` is gated by the largest clip score of the evaluations that end in
-   ``(t - clip, t + lookahead]``: the recent past plus ``lookahead`` seconds of future (the
-   setting that trades latency for accuracy; offline ``jointsed predict`` gates a whole file by its
-   maximum over all windows);
+   file is). ``gating="event"`` (default): an event of class ``c``, once final, is kept when the
+   largest clip score of ``c`` among the evaluations ending in ``(onset, offset + lookahead]``
+   reaches ``c``'s tag threshold (offline ``jointsed predict`` gates a whole file by its largest
+   clip score over all windows; an event is gated by the windows that saw it, plus
+   ``lookahead`` seconds of future: the setting that trades latency for accuracy).
+   ``gating="frame"``: each frame ``t`` is gated before the median filter by the evaluations
+   ending in ``(t - clip, t + lookahead]`` (Lin's frame zeroing made local; measured worse);
 4. **post-processing**: the run's Lin post-processing, incrementally
-   (:class:`~jointsed.streaming.postprocess.IncrementalLin`).
+   (:class:`~jointsed.streaming.postprocess.IncrementalLin`); with a constant gate both gatings
+   give exactly Lin's events.
 
 Latency of class ``c`` (from the end of an event in the input to its emission, compute time not
-counted): ``max(right, lookahead) + 2 r_c + gap_c + 1`` frames plus ``pad_right`` samples plus up
-to one ``step`` (the networks run every ``step`` seconds), ``r_c = w_c - 1 - w_c // 2`` of its
-median window and ``gap_c`` its ``max_gap`` in frames (:meth:`StreamingDetector.latency`).
-Memory: a clip of features, ``O(w_c)`` frames per class, the evaluations of one clip.
+counted), in frames: event gating ``max(right + 2 r_c + gap_c, lookahead + 1) + 1``, frame gating
+``max(right, lookahead + 1) + 2 r_c + gap_c + 1``; plus ``pad_right`` samples and up to one
+``step`` (the networks run every ``step`` seconds). ``right``: the frame network's look-ahead,
+``r_c = w_c - 1 - w_c // 2`` of the class's median window, ``gap_c`` its ``max_gap`` in frames
+(:meth:`StreamingDetector.latency`). Memory: a clip of features, ``O(w_c)`` frames per class, the
+clip evaluations since the earliest event not yet released (at most :data:`MAX_EVALUATIONS`).
 
 Differences from offline predict (tests/streaming/ state them): no window-edge averaging of frame
 scores (offline averages overlapping windows, whose edges see zero padding), and the gating above.
@@ -41,6 +47,10 @@ from jointsed.streaming.engines import Engine, StreamingError, engine_of, lin_pa
 from jointsed.streaming.postprocess import IncrementalLin, StreamEvent
 
 __all__ = ["StreamEvent", "StreamFrames", "StreamingDetector"]
+
+#: clip-network evaluations kept at most (an event longer than this many teacher hops is gated by
+#: the evaluations of its last part: bounded memory whatever the stream)
+MAX_EVALUATIONS = 3600
 
 
 @dataclass
@@ -62,10 +72,14 @@ class StreamingDetector:
         step: seconds of input between two runs of the networks (smaller: lower latency, more
             calls).
         frame_scores: also yield :class:`StreamFrames`.
+        gating: "event" (default): an event of class ``c`` is kept when the largest clip score of
+            ``c`` over the evaluations ending in ``(onset, offset + lookahead]`` reaches its tag
+            threshold; "frame": each frame is gated before the median filter by the evaluations
+            ending in ``(t - clip, t + lookahead]`` (Lin's frame zeroing, made local).
     """
 
     def __init__(self, detector: Any, lookahead: float = 2.0, teacher_hop: float = 1.0, step: float = 0.25,
-                 frame_scores: bool = False) -> None:
+                 frame_scores: bool = False, gating: str = "event") -> None:
         self.engine: Engine = engine_of(detector)
         e = self.engine
         for name, value, low in (("lookahead", lookahead, 0.0), ("teacher_hop", teacher_hop, None),
@@ -73,6 +87,9 @@ class StreamingDetector:
             if not (isinstance(value, (int, float)) and math.isfinite(value)) or (value < 0 if low == 0.0 else value <= 0):
                 raise StreamingError(f"{name} must be a {'non-negative' if low == 0.0 else 'positive'} number of "
                                      f"seconds, got {value!r}")
+        if gating not in ("event", "frame"):
+            raise StreamingError(f"gating must be 'event' or 'frame', got {gating!r}")
+        self.gating = gating
         self.params = lin_params(e.params)
         self.lookahead = int(round(lookahead / e.frame_hop))
         self.teacher_hop = max(1, int(round(teacher_hop / e.frame_hop)))
@@ -90,10 +107,12 @@ class StreamingDetector:
         emission, compute time not counted (see the module docstring), and its parts."""
         e = self.engine
         lin = IncrementalLin(self.params, e.frame_hop)
-        base = max(e.halo[1], self.lookahead + 1) + 1
         rows = []
         for c, name in enumerate(e.classes):
-            frames = base + lin.delay_frames(c)
+            if self.gating == "frame":
+                frames = max(e.halo[1], self.lookahead + 1) + 1 + lin.delay_frames(c)
+            else:  # the event is final after the post-processing, its gate after the lookahead
+                frames = max(e.halo[1] + lin.delay_frames(c), self.lookahead + 1) + 1
             rows.append({"class": name, "frames": frames, "median_window": int(self.params.median_window[c]),
                          "seconds": frames * e.frame_hop + self.pad_right / e.sample_rate
                          + self.step_samples / e.sample_rate})
@@ -131,6 +150,8 @@ class _State:
         self.ns = 0  # frame scores computed
         self.evals: deque[tuple[int, np.ndarray]] = deque()
         self.lin = IncrementalLin(sd.params, self.e.frame_hop)
+        self.held: list[StreamEvent] = []  # event gating: final events waiting for their gate
+        self.tau = np.asarray(sd.params.tag_threshold, dtype=np.float64)
 
     def add(self, chunk: np.ndarray) -> None:
         self.samples = np.concatenate([self.samples, chunk])
@@ -200,24 +221,57 @@ class _State:
         if out is not None:
             yield StreamFrames(start, out)
         self._teacher(last)
-        upto = self.ns if last else min(self.ns, self.nf - self.sd.lookahead)
+        frame_gating = self.sd.gating == "frame"
+        upto = self.ns if (last or not frame_gating) else min(self.ns, self.nf - self.sd.lookahead)
+        n_classes = len(self.e.classes)
         events: list[StreamEvent] = []
         if upto > self.g0 and self.evals:
-            gates = self._gates(upto)
+            gates = self._gates(upto) if frame_gating else np.full((upto - self.g0, n_classes), np.inf)
             events = self.lin.push(self.frames[: upto - self.g0], gates, last=last)
             self.frames = self.frames[upto - self.g0 :]
             self.g0 = upto
         elif last:
-            events = self.lin.push(np.zeros((0, len(self.e.classes))), np.zeros((0, len(self.e.classes))), last=True)
+            events = self.lin.push(np.zeros((0, n_classes)), np.zeros((0, n_classes)), last=True)
+        if not frame_gating:
+            self.held.extend(events)
+            events = self._release(last)
         for ev in events:
             ev.emitted_at = self.n / self.e.sample_rate
             yield ev
         self._trim()
+
+    def _release(self, last: bool) -> list[StreamEvent]:
+        """Held events whose gate is known: kept when the clip score of their class over the
+        evaluations ending in ``(onset, offset + lookahead]`` reaches the tag threshold."""
+        hop, ahead = self.e.frame_hop, self.sd.lookahead
+        ends = np.array([end for end, _ in self.evals])
+        out, keep = [], []
+        for ev in self.held:
+            on, off = round(ev.onset / hop), round(ev.offset / hop)
+            if not last and self.nf < off + ahead:
+                keep.append(ev)
+                continue
+            c = self.e.classes.index(ev.event_label)
+            inside = np.flatnonzero((ends > on) & (ends <= off + ahead))
+            if inside.size == 0:  # no evaluation ended inside: the next one (at the end: the last)
+                later = np.flatnonzero(ends > off + ahead)
+                if later.size == 0 and not last:
+                    keep.append(ev)
+                    continue
+                inside = later[:1] if later.size else np.array([len(ends) - 1])
+            if max(self.evals[i][1][c] for i in inside) >= self.tau[c]:
+                out.append(ev)
+        self.held = keep
+        return sorted(out, key=lambda e: (e.onset, self.e.classes.index(e.event_label)))
 
     def _trim(self) -> None:
         window = self.e.window
         keep = min(self.ns - self.e.halo[0], self.nf - window)
         if keep - self.f0 > window:
             self.feats, self.f0 = self.feats[keep - self.f0 :], keep
-        while self.evals and self.evals[0][0] <= self.g0 - window and len(self.evals) > 1:
+        # evaluations a frame (frame gating) or an event not yet released (event gating) may use
+        oldest = self.g0 - window
+        if self.sd.gating == "event":
+            oldest = min([self.lin.earliest_open_frame(), *(round(e.onset / self.e.frame_hop) for e in self.held)])
+        while len(self.evals) > 1 and (self.evals[1][0] <= oldest or len(self.evals) > MAX_EVALUATIONS):
             self.evals.popleft()

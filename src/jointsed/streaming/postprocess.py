@@ -136,6 +136,11 @@ class IncrementalLin:
         s = self.states[c]
         return 2 * s.score_median.right + (max(0, math.ceil(s.max_gap)) if s.max_gap > 0 else 0)
 
+    def earliest_open_frame(self) -> int:
+        """The earliest frame at which an event not yet emitted can start."""
+        return min((s.pending[0] if s.pending is not None else s.run_start if s.run_start is not None else s.frame)
+                   for s in self.states)
+
     def push(self, frame_scores: np.ndarray, gate_scores: np.ndarray, last: bool = False) -> list[StreamEvent]:
         """Feed frames ``(n, C)`` with their gate (clip) scores ``(n, C)``; events that became final."""
         frame_scores = np.asarray(frame_scores, dtype=np.float64)

@@ -192,7 +192,7 @@ def microphone_chunks(sample_rate: int, device: Optional[str] = None, block_seco
     try:
         import sounddevice as sd
     except (ImportError, OSError) as exc:  # OSError: the package is there, PortAudio is not
-        raise StreamingError(f"--mic needs the sounddevice package and PortAudio ({exc}); "
+        raise StreamingError(f"reading a microphone (--mic) needs the sounddevice package and PortAudio ({exc}); "
                              "pip install sounddevice") from None
     blocks: "queue.Queue[np.ndarray]" = queue.Queue()
     dev = int(device) if device is not None and device.isdigit() else device
