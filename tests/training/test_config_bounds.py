@@ -117,3 +117,25 @@ def test_the_config_reference_shows_the_ranges():
     row = next(line for line in text.splitlines() if line.startswith("| `ema_decay`"))
     assert "Range: `0 <= x <= 1`" in row
     assert "leads out of" not in text and "absolute path" in text  # the cache_dir comment
+
+
+def test_train_says_where_a_cache_outside_the_data_root_goes(monkeypatch, tmp_path, capsys):
+    """An absolute ``data.cache_dir`` is allowed (on purpose), and said even without progress."""
+    from jointsed.training import phases
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(phases, "load_training_set", stop)  # the note comes before the data loads
+    config = load_recipe(GL_RECIPE, [f"data.cache_dir={tmp_path / 'elsewhere'}"])
+    with pytest.raises(Stop):
+        phases.train(config, tmp_path / "data", tmp_path / "run", progress=False)
+    err = capsys.readouterr().err
+    assert f"feature cache: {tmp_path / 'elsewhere'}" in err and "outside the data root" in err
+    inside = load_recipe(GL_RECIPE)  # the default cache, inside the data root: nothing said without progress
+    with pytest.raises(Stop):
+        phases.train(inside, tmp_path / "data", tmp_path / "run2", progress=False)
+    assert "feature cache" not in capsys.readouterr().err

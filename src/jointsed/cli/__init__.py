@@ -39,10 +39,19 @@ _ENVIRONMENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, err
 _DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
+#: what a command's exit status means (shown by ``jointsed --help``)
+EXIT_CODES = """exit status: 0 done; 1 done with skipped inputs it lists (features); 2 refused (bad input, a full
+disk, a locked or unfinished run: one line names the file and why, nothing is written half-way);
+130 / 143 stopped by SIGINT / SIGTERM (jointsed train says where, and that --resume continues it;
+the run stays unfinished for tune, evaluate and predict)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jointsed",
         description="Joint audio tagging and sound event detection (DCASE Task 4 / DESED).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"jointsed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -167,12 +167,12 @@ def feature_cache(config: RecipeConfig, data_root: Path) -> FeatureCache:
     return FeatureCache(_resolve(data_root, config.data.cache_dir), config.features)
 
 
-def cache_note(config: RecipeConfig, data_root: str | os.PathLike) -> str:
-    """Where the features of the recipe's clips are written (printed by ``jointsed train``), with a
-    note when that is outside the data root (an absolute ``data.cache_dir``)."""
+def cache_note(config: RecipeConfig, data_root: str | os.PathLike) -> tuple[str, bool]:
+    """Where the features of the recipe's clips are written (printed by ``jointsed train``) and
+    whether that is outside the data root (an absolute ``data.cache_dir``)."""
     folder = feature_cache(config, Path(data_root)).folder.resolve()
-    inside = folder.is_relative_to(Path(data_root).resolve())
-    return f"feature cache: {folder}" + ("" if inside else " (outside the data root: data.cache_dir)")
+    outside = not folder.is_relative_to(Path(data_root).resolve())
+    return f"feature cache: {folder}" + (" (outside the data root: data.cache_dir)" if outside else ""), outside
 
 
 def load_training_set(config: RecipeConfig, data_root: str | os.PathLike, progress: bool = True) -> TrainingSet:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -393,8 +394,10 @@ def _train(
         removed = clear_derived(run_dir)
         if removed and progress:
             print(f"removed {', '.join(removed)} of {run_dir} (made from the model that is being retrained)")
-    if progress and (train_set is None or validation_set is None):
-        print(cache_note(config, data_root))
+    if train_set is None or validation_set is None:
+        note, outside = cache_note(config, data_root)
+        if progress or outside:  # features written outside the data root: always said
+            print(note, file=sys.stdout if progress else sys.stderr)
     with stopped_by_signal("loading the data", run_dir):
         train_data = train_set if train_set is not None else load_training_set(config, data_root, progress)
         val_data = validation_set if validation_set is not None else load_validation_set(config, data_root, progress)
