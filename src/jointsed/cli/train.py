@@ -109,10 +109,10 @@ def _check_out(out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from jointsed.training.config import load_recipe
     from jointsed.training.distributed import is_global_zero
-    from jointsed.training.phases import train
     from jointsed.utils.device import check_device
 
     config = load_recipe(args.recipe, [*args.overrides, *_cli_overrides(args)])
+    from jointsed.training.phases import train  # Lightning: seconds to import, after the recipe is checked
     check_device(config.trainer.accelerator, "--accelerator" if args.accelerator else "trainer.accelerator")
     _check_data_root(args.data_root, config)
     if (args.resume or args.stage == 2 or args.force) and args.out is None:
