@@ -15,6 +15,11 @@ from the environment's package metadata).
 
     python benchmarks/onnx_speed.py                      # 2 threads, 10 minutes, 3 repeats
     python benchmarks/onnx_speed.py --threads 1
+    python benchmarks/onnx_speed.py --minutes 0 --run RUN --data DATA    # held-out agreement only
+
+With ``--run`` (a trained run; ``--postprocess`` its JSON) and ``--data`` (a dataset with
+``audio/eval/public``): the run is exported and both engines predict every held-out clip; the
+largest score differences and the clips whose events differ are recorded (``heldout``).
 
 Prints a table and saves JSON (provenance: date, command, load average) to
 ``benchmarks/results/onnx_speed.json``.
@@ -94,8 +99,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--run", type=Path, help="trained run: held-out agreement of the two engines")
+    ap.add_argument("--postprocess", type=Path, help="the run's post-processing JSON")
+    ap.add_argument("--data", type=Path, help="dataset folder with audio/eval/public")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "onnx_speed.json")
     args = ap.parse_args()
+    if args.minutes <= 0:
+        return heldout_only(args)
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,6 +143,35 @@ def main() -> None:
         print(f"| {r['engine']} | {r['seconds_median']:.2f} | {r['real_time_factor']:.4f} | {mb:.0f} |")
     print(f"common packages: {sizes['common_mb']:.0f} MB; scores: frame {agreement['max_abs_diff_frame']:.1e}, clip "
           f"{agreement['max_abs_diff_clip']:.1e}; events identical: {agreement['events_identical']}")
+    atomic_write_json(args.out, result)
+    print(f"-> {args.out}")
+
+
+def heldout(run: Path, postprocess: Path | None, data: Path) -> dict:
+    """Both engines on every held-out clip of ``data``: largest differences, clips whose events differ."""
+    files = sorted((data / "audio" / "eval" / "public").iterdir())
+    torch_det = Detector.from_checkpoint(run, postprocess=postprocess)
+    with tempfile.TemporaryDirectory() as tmp:
+        export_onnx(torch_det, Path(tmp) / "onnx")
+        onnx_det = OnnxDetector(Path(tmp) / "onnx")
+        a = torch_det.predict_many(files, progress=False)
+        b = onnx_det.predict_many(files, progress=False)
+    differ = [x.filename for x, y in zip(a, b) if x.events != y.events]
+    return {"run": str(run), "postprocess": torch_det.postprocess_source, "clips": len(files),
+            "events": sum(len(x.events) for x in a),
+            "max_abs_diff_frame": max(float(np.abs(x.frame_scores - y.frame_scores).max()) for x, y in zip(a, b)),
+            "max_abs_diff_clip": max(float(np.abs(x.clip_scores - y.clip_scores).max()) for x, y in zip(a, b)),
+            "clips_with_different_events": differ}
+
+
+def heldout_only(args: argparse.Namespace) -> None:
+    if args.run is None or args.data is None:
+        raise SystemExit("--minutes 0 measures the held-out agreement only: give --run and --data")
+    load_before = os.getloadavg()
+    result = {"heldout": heldout(args.run, args.postprocess, args.data), **provenance(load_before)}
+    h = result["heldout"]
+    print(f"{h['clips']} held-out clips, {h['events']} events: frame scores within {h['max_abs_diff_frame']:.1e}, clip "
+          f"scores within {h['max_abs_diff_clip']:.1e}; clips whose events differ: {h['clips_with_different_events']}")
     atomic_write_json(args.out, result)
     print(f"-> {args.out}")
 
