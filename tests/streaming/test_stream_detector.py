@@ -105,6 +105,8 @@ def test_onnxruntime_engine_streams_the_torch_engine_events(setup):
     wav = load_audio(audio, 16000)
     a_frames, a_events = _run(Detector.from_checkpoint(ckpts["guided_learning"]), wav)
     b_frames, b_events = _run(OnnxDetector(folder), wav)
+    via_api = list(OnnxDetector(folder).stream(_chunks(wav, 0)))
+    assert [(e.onset, e.event_label) for e in via_api] == [(e.onset, e.event_label) for e in b_events]
     assert np.abs(a_frames - b_frames).max() <= 1e-4
     assert [(e.onset, e.offset, e.event_label) for e in a_events] == [(e.onset, e.offset, e.event_label) for e in b_events]
 
@@ -182,7 +184,7 @@ def test_cli_streams_a_file_as_the_api_does(setup, capsys):
     det = Detector.from_checkpoint(ckpts["guided_learning"])
     det.params = PostProcessingParams.uniform(det.classes, tag_threshold=0.0, median_window=3)
     params = det.params
-    events = [e for e in StreamingDetector(det).run(file_chunks(audio, 16000))]
+    events = list(det.stream(file_chunks(audio, 16000)))  # Detector.stream: the API
     pp = audio.parent / "pp.json"
     params.save_json(pp)
     assert main(["stream", str(ckpts["guided_learning"]), str(audio), "--postprocess", str(pp)]) == 0

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -223,6 +223,13 @@ class OnnxDetector:
         events = [Event(e.filename, max(0.0, e.onset), min(duration, e.offset), e.event_label)
                   for e in clip_events(self.params, path.name, clip, frame, self.frame_hop) if e.onset < duration]
         return Prediction(path.name, events, frame, clip, self.frame_hop, list(self.classes), duration)
+
+    def stream(self, chunks: Iterable[np.ndarray], **kwargs: Any) -> Iterator[Any]:
+        """Events of an audio stream as they become final (mono float32 blocks at the model's
+        rate); keyword arguments as :class:`jointsed.streaming.detector.StreamingDetector`."""
+        from jointsed.streaming.detector import StreamingDetector
+
+        return StreamingDetector(self, **kwargs).run(chunks)
 
     def predict_many(self, paths: Iterable[str | os.PathLike], batch_size: Optional[int] = None,
                      progress: bool = True) -> list[Prediction]:
