@@ -65,6 +65,30 @@ def test_predictions_of_clips_outside_the_ground_truth_are_counted(tmp_path, cap
     assert "warning: 2 clip(s) of the predictions are not in the ground truth" in err
 
 
+def test_frame_scores_short_of_their_clip_are_a_warning(tmp_path, capsys):
+    """Durations longer than the frame scores (another set's durations, or scores cut short):
+    the rest of the clip has no score, said on stderr."""
+    gt, durations, folder = tmp_path / "gt.tsv", tmp_path / "dur.tsv", tmp_path / "scores"
+    write_strong_tsv(gt, [Event("a.wav", 1.0, 3.0, "Cat")], empty_files=["b.wav"])
+    write_durations_tsv(durations, {"a.wav": 10.0, "b.wav": 10.0})
+    rng = np.random.default_rng(0)
+    write_frame_scores(folder, {"a.wav": rng.uniform(0, 1, (500, len(DESED_CLASSES))),
+                                "b.wav": rng.uniform(0, 1, (250, len(DESED_CLASSES)))}, 0.02, DESED_CLASSES)
+    assert main(["evaluate", str(gt), "--durations", str(durations), "--scores", str(folder)]) == 0
+    assert "warning: the frame scores of 1 clip(s) end before the clip's duration" in capsys.readouterr().err
+
+
+def test_detections_after_their_clip_end_are_a_warning(tmp_path, capsys):
+    """A short clip padded to the set's length can get detections after its end (the DCASE
+    baseline's outputs have them): scored as false positives, and said on stderr."""
+    gt, durations, predictions = tmp_path / "gt.tsv", tmp_path / "dur.tsv", tmp_path / "pred.tsv"
+    write_strong_tsv(gt, [Event("a.wav", 1.0, 3.0, "Cat")], empty_files=["a.wav", "b.wav"])
+    write_durations_tsv(durations, {"a.wav": 10.0, "b.wav": 4.0})
+    write_strong_tsv(predictions, [Event("a.wav", 1.0, 3.0, "Cat"), Event("b.wav", 5.0, 9.5, "Dog")])
+    assert main(["evaluate", str(gt), "--durations", str(durations), "--predictions", str(predictions)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 detection(s) end after the end of their clip" in err
+
 def test_cli_evaluate_keeps_the_files_mode_and_checks_modes(tiny_dataset, tmp_path, capsys):
     gt, dur = tiny_dataset / VALIDATION_TSV, tiny_dataset / VALIDATION_DUR
     truth = read_strong_tsv(gt)

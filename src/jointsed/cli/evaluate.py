@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--batch-size", type=int, default=16, metavar="N", help="10-s windows per forward pass")
     run.add_argument("--rescore", action="store_true",
                      help="run the model again even if RUN_DIR/scores/SPLIT holds its scores")
+    run.add_argument("--allow-unfinished", action="store_true",
+                     help="evaluate the model of a run that did not finish training (no finished.json: stopped "
+                          "by a signal or killed); refused without it")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--json", metavar="OUT.json", help="also write the results as JSON")
 
@@ -98,6 +101,11 @@ def _run_mode(args: argparse.Namespace) -> dict[str, Any]:
         raise EvaluationError(f"--{given[0].replace('_', '-')} goes with GT_TSV, not with --run")
     if args.tsv is None and args.audio is None and args.data_root is None:
         raise EvaluationError("--run needs --data-root DIR (or a split given with --tsv and --audio)")
+    from jointsed.runs.state import check_finished_model
+
+    warning = check_finished_model(args.run, args.allow_unfinished)
+    if warning:
+        print(warning, file=sys.stderr)
     return evaluate_checkpoint(
         args.run, args.data_root, args.split, args.postprocess,
         tsv=args.tsv, audio=args.audio, durations=args.durations, device=args.device,
@@ -146,6 +154,14 @@ def run(args: argparse.Namespace) -> int:
     if outside:  # a warning, not an error: scoring a subset of a larger prediction table is legitimate
         print(f"warning: {outside} clip(s) of the predictions are not in the ground truth "
               f"({results.get('n_clips', '?')} clips); their detections were not scored", file=sys.stderr)
+    past = results.get("detections_past_clip_end") or 0
+    if past:  # padding to the set's clip length does this; the metrics count them as false positives
+        print(f"warning: {past} detection(s) end after the end of their clip (up to the longest clip of the set; "
+              "scored as false positives)", file=sys.stderr)
+    short = results.get("clips_with_scores_short_of_their_duration") or 0
+    if short:  # the rest of those clips has no score: scores cut short, or the durations of another set
+        print(f"warning: the frame scores of {short} clip(s) end before the clip's duration in "
+              f"{results.get('durations')}; the rest of those clips has no score (no detection there)", file=sys.stderr)
     if args.json:
         atomic_write_json(args.json, _json_ready(results))
         print(f"\nresults written to {args.json}")

@@ -3,7 +3,8 @@
 
 * from detections: ``sed_eval.sound_event.EventBasedMetrics`` [1], evaluated clip by clip exactly
   like the DCASE 2021 baseline (``empty_system_output_handling="zero_score"``);
-* from frame scores: ``sed_scores_eval.collar_based.fscore`` [2] at a decision threshold.
+* from frame scores: ``sed_scores_eval.collar_based.fscore`` [2] at a decision threshold (its
+  counts at that threshold only, :mod:`.score_statistics`).
 
 [1] A. Mesaros, T. Heittola, T. Virtanen, "Metrics for polyphonic sound event detection",
     Applied Sciences 6(6), 2016.
@@ -16,10 +17,10 @@ from __future__ import annotations
 import warnings
 from typing import Any, Mapping, Sequence
 
-import pandas as pd
-
 from jointsed.evaluate.io import Reference
 from jointsed.evaluate.results import fscore_result
+from jointsed.evaluate.score_files import ScoreInput, as_frame_scores
+from jointsed.evaluate.score_statistics import collar_counts_at_threshold, fscores_from_counts
 from jointsed.evaluate.settings import DECISION_THRESHOLD, EVENT_COLLARS, EventCollars
 
 Detections = Mapping[str, Sequence[tuple[float, float, str]]]
@@ -97,20 +98,18 @@ def event_based_fscores(
 
 def event_based_fscores_from_scores(
     reference: Reference,
-    scores: Mapping[str, pd.DataFrame],
+    scores: ScoreInput,
     threshold: float = DECISION_THRESHOLD,
     *,
     collars: EventCollars = EVENT_COLLARS,
 ) -> dict[str, Any]:
-    """Collar-based F-scores of frame scores binarised at ``threshold`` (``sed_scores_eval``)."""
-    from sed_scores_eval import collar_based
-
-    f, p, r, _ = collar_based.fscore(
-        dict(scores),
-        reference.events,
-        threshold,
-        onset_collar=collars.t_collar,
-        offset_collar=collars.t_collar,
-        offset_collar_rate=collars.percentage_of_length,
+    """Collar-based F-scores of frame scores binarised at ``threshold``, over the classes of
+    ``reference``: the figures of ``sed_scores_eval.collar_based.fscore``, from the counts at
+    ``threshold`` only (:mod:`.score_statistics`; the library's collar decisions are made per
+    detection, so they do not depend on the other thresholds)."""
+    counts = collar_counts_at_threshold(
+        as_frame_scores(scores), reference, list(reference.classes), threshold,
+        onset_collar=collars.t_collar, offset_collar=collars.t_collar, offset_collar_rate=collars.percentage_of_length,
     )
+    f, p, r = fscores_from_counts(counts, threshold)
     return fscore_result(f, p, r, reference.classes)

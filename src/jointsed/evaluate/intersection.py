@@ -4,7 +4,9 @@
   DCASE 2021 baseline (``add_operating_point`` per threshold, ``psds(...)``,
   ``compute_macro_f_score``);
 * from frame scores: ``sed_scores_eval.intersection_based`` [2] (exact PSD-ROC over all
-  thresholds, and ``fscore`` at a decision threshold).
+  thresholds, and ``fscore`` at a decision threshold), computed by :mod:`.psd_curves` and
+  :mod:`.score_statistics` with the library's functions on the part of the curves these
+  metrics read (same values, bounded time and memory on large sets).
 
 DCASE Task 4 settings (:mod:`jointsed.evaluate.settings`): intersection F1 with DTC = GTC = 0.5
 (CTTC 0.3); PSDS1 = (DTC 0.7, GTC 0.7, alpha_ct 0, alpha_st 1, max eFPR 100/h); PSDS2 = (0.1,
@@ -18,21 +20,30 @@ DCASE Task 4 settings (:mod:`jointsed.evaluate.settings`): intersection F1 with 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from dataclasses import asdict
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from jointsed.evaluate.event_based import Detections
 from jointsed.evaluate.io import Reference, events_frame
+from jointsed.evaluate.psd_curves import PSDSResult, psds_of_scenarios
 from jointsed.evaluate.results import as_float, fscore_result
+from jointsed.evaluate.score_files import FrameScores, ScoreInput, as_frame_scores
+from jointsed.evaluate.score_statistics import (
+    check_exact_inputs,
+    fscores_from_counts,
+    intersection_counts_at_threshold,
+)
 from jointsed.evaluate.settings import (
     CTTC_THRESHOLD,
     DECISION_THRESHOLD,
     INTERSECTION_F1,
     PSDS1,
+    PSDS2,
     IntersectionCriteria,
     PSDSScenario,
 )
@@ -82,21 +93,28 @@ def intersection_fscores(
 
 def intersection_fscores_from_scores(
     reference: Reference,
-    scores: Mapping[str, pd.DataFrame],
+    scores: ScoreInput,
     threshold: float = DECISION_THRESHOLD,
     *,
     criteria: IntersectionCriteria = INTERSECTION_F1,
 ) -> dict[str, Any]:
-    """Intersection-based F-scores of frame scores binarised at ``threshold``."""
-    from sed_scores_eval import intersection_based
+    """Intersection-based F-scores of frame scores binarised at ``threshold`` (the figures of
+    ``sed_scores_eval.intersection_based.fscore``, from the counts at ``threshold`` only:
+    :mod:`.score_statistics`), over the classes of ``reference``."""
+    frame_scores = as_frame_scores(scores)
+    classes = list(reference.classes)
+    if not check_exact_inputs(reference, frame_scores, criteria.dtc_threshold):
+        from sed_scores_eval import intersection_based
 
-    f, p, r, _ = intersection_based.fscore(
-        dict(scores),
-        reference.events,
-        threshold,
-        dtc_threshold=criteria.dtc_threshold,
-        gtc_threshold=criteria.gtc_threshold,
+        f, p, r, _ = intersection_based.fscore(
+            _library_frames(frame_scores, classes), reference.events, threshold,
+            dtc_threshold=criteria.dtc_threshold, gtc_threshold=criteria.gtc_threshold,
+        )
+        return fscore_result(f, p, r, reference.classes)
+    counts = intersection_counts_at_threshold(
+        frame_scores, reference, classes, threshold, criteria.dtc_threshold, criteria.gtc_threshold
     )
+    f, p, r = fscores_from_counts(counts, threshold)
     return fscore_result(f, p, r, reference.classes)
 
 
@@ -132,19 +150,11 @@ def psds_from_operating_points(
     }
 
 
-def sed_scores_psds(
-    reference: Reference,
-    scores: Mapping[str, pd.DataFrame],
-    settings: PSDSScenario = PSDS1,
-) -> tuple[float, dict[str, float], tuple[np.ndarray, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """The one call of ``sed_scores_eval.intersection_based.psds`` with our settings.
-
-    Returns ``(psds, per_class_psds, (tpr, efpr), per_class_rocs)`` as the library gives them.
-    """
+def _library_psds(reference: Reference, scores: FrameScores, settings: PSDSScenario) -> PSDSResult:
     from sed_scores_eval import intersection_based
 
     return intersection_based.psds(
-        dict(scores),
+        _library_frames(scores, list(reference.classes)),
         reference.events,
         reference.durations,
         dtc_threshold=settings.dtc_threshold,
@@ -156,19 +166,68 @@ def sed_scores_psds(
     )
 
 
-def psds_from_scores(
-    reference: Reference,
-    scores: Mapping[str, pd.DataFrame],
-    settings: PSDSScenario = PSDS1,
-) -> dict[str, Any]:
-    """Threshold-independent PSDS of frame scores (``sed_scores_eval.intersection_based.psds``).
+def sed_scores_psds_all(
+    reference: Reference, scores: ScoreInput, scenarios: Sequence[PSDSScenario] = (PSDS1, PSDS2)
+) -> list[PSDSResult]:
+    """``sed_scores_eval.intersection_based.psds`` of every scenario with our settings, over the
+    classes of ``reference`` (each needs a ground-truth event, as the library requires): each
+    ``(psds, per_class_psds, (tpr, efpr), per_class_rocs)`` as the library gives them. Scores
+    given as DataFrames with only some of the reference classes as columns are evaluated over
+    those columns, as the library does (the reference's events of the other classes dropped).
 
-    Returns ``{"value", "per_class", "settings", "library"}``.
+    Computed by :mod:`.psd_curves` (the same values in bounded time and memory; the scenarios
+    share the detections), or by the library itself when the inputs are not in whole
+    microseconds (:func:`.score_statistics.check_exact_inputs`).
     """
-    value, per_class, _, _ = sed_scores_psds(reference, scores, settings)
+    frame_scores = as_frame_scores(scores)
+    if set(reference.classes) - set(frame_scores.classes):
+        keep = [c for c in reference.classes if c in frame_scores.classes]
+        reference = Reference(
+            events={k: [e for e in evs if e[2] in keep] for k, evs in reference.events.items()},
+            durations=dict(reference.durations), classes=tuple(keep), path=reference.path,
+            merged_events=reference.merged_events,
+        )
+    if len(reference.classes) < 2:
+        # the cross-trigger term is a mean over the other classes: with none it is empty, and
+        # the library fails on it (TypeError / IndexError); no cross-trigger can happen, so 0
+        scenarios = [dataclasses.replace(s, alpha_ct=0.0) if s.alpha_ct else s for s in scenarios]
+    # the bound of psd_curves' step 1 needs every frame to fail the DTC without an intersection
+    fast = all(check_exact_inputs(reference, frame_scores, s.dtc_threshold) for s in scenarios)
+    if not fast:
+        return [_library_psds(reference, frame_scores, s) for s in scenarios]
+    return psds_of_scenarios(frame_scores, reference, list(reference.classes), scenarios)
+
+
+def sed_scores_psds(reference: Reference, scores: ScoreInput, settings: PSDSScenario = PSDS1) -> PSDSResult:
+    """:func:`sed_scores_psds_all` of one scenario: ``(psds, per_class_psds, (tpr, efpr),
+    per_class_rocs)`` as ``sed_scores_eval.intersection_based.psds`` returns them."""
+    return sed_scores_psds_all(reference, scores, [settings])[0]
+
+
+def psds_result(reference: Reference, result: PSDSResult, settings: PSDSScenario) -> dict[str, Any]:
+    """The report entry of one PSDS: ``{"value", "per_class", "settings", "library"}``."""
+    value, per_class, _, _ = result
     return {
         "value": float(value),
         "per_class": {c: as_float(per_class[c]) for c in reference.classes if c in per_class},
         "settings": asdict(settings),
         "library": "sed_scores_eval",
     }
+
+
+def psds_from_scores(
+    reference: Reference,
+    scores: ScoreInput,
+    settings: PSDSScenario = PSDS1,
+) -> dict[str, Any]:
+    """Threshold-independent PSDS of frame scores (``sed_scores_eval.intersection_based.psds``).
+
+    Returns ``{"value", "per_class", "settings", "library"}``.
+    """
+    return psds_result(reference, sed_scores_psds(reference, scores, settings), settings)
+
+
+def _library_frames(scores: FrameScores, classes: list[str]) -> dict[str, pd.DataFrame]:
+    """The DataFrames ``sed_scores_eval``'s own functions read, restricted to ``classes``."""
+    columns = ["onset", "offset", *classes]
+    return {k: frame[columns] for k, frame in scores.to_dataframes().items()}

@@ -15,6 +15,7 @@ ground truth matches ``a`` or ``a.wav`` in a system output.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from jointsed.data.annotation_checks import check_events_within
 from jointsed.data.annotations import (
     AnnotationError,
     Event,
@@ -110,6 +112,13 @@ def load_reference(
             f"{durations_tsv}: no duration for {len(missing)} clip(s) of {ground_truth_tsv}: "
             f"{_first(missing)}"
         )
+    # an event that starts at or after its clip's end contradicts the durations (it would be
+    # scored as a missed event of audio that does not exist); one that runs past the end is kept,
+    # as DCASE does (DESED's validation set has 16, by up to 0.115 s), hence no tolerance
+    check_events_within(
+        truth, {name: durations[audio_id(name)] for name in truth.filenames},
+        f"ground truth, with the durations of {durations_tsv}", tolerance=math.inf,
+    )
     return Reference(
         events=events,
         durations={key: durations[key] for key in events},
@@ -200,7 +209,49 @@ def read_detections_with_outside(
         key = audio_id(e.filename)
         if key in detections:
             detections[key].append((e.onset, e.offset, e.event_label))
+    check_detections_within(detections, reference, str(path))
     return merge_overlaps_per_clip(detections)[0], outside
+
+
+#: seconds a detection may end after its clip (rounding of frame times), as the ground-truth
+#: check of training allows (``data.annotation_checks.check_events_within``)
+DETECTION_END_TOLERANCE = 0.05
+
+
+def check_detections_within(
+    detections: Mapping[str, Sequence[tuple[float, float, str]]], reference: Reference, where: str
+) -> None:
+    """Raise an :class:`EvaluationError` naming ``where`` and the first detections if a
+    detection ends after the longest clip of the reference (plus
+    :data:`DETECTION_END_TOLERANCE`): no clip is that long, so the times or the durations are not
+    those of this set (milliseconds for seconds, another set's table).
+
+    A detection past its *own* clip's end but within the longest clip is legitimate: systems pad
+    short clips to the set's clip length, and the DCASE 2021 baseline's stored outputs have such
+    detections (up to 7.6 s past a 2.4 s clip). They are scored as false positives, as the
+    official libraries score them; :func:`detections_past_clip_end` counts them.
+    """
+    if not reference.durations:
+        return
+    longest = max(reference.durations.values())
+    limit = longest + DETECTION_END_TOLERANCE
+    bad = [(key, on, off, label) for key, evs in detections.items() for on, off, label in evs if off > limit]
+    if bad:
+        shown = "; ".join(f"{key} {label} {on:g}-{off:g} s (clip {reference.durations[key]:g} s)"
+                          for key, on, off, label in bad[:3])
+        raise EvaluationError(
+            f"{where}: {len(bad)} detection(s) end after {longest:g} s, the longest clip of {reference.path}: "
+            f"{shown}{'; ...' if len(bad) > 3 else ''}. Are the times in seconds, and the durations those of "
+            "this set?"
+        )
+
+
+def detections_past_clip_end(
+    detections: Mapping[str, Sequence[tuple[float, float, str]]], reference: Reference
+) -> int:
+    """How many detections end after their clip (by more than :data:`DETECTION_END_TOLERANCE`)."""
+    return sum(1 for key, evs in detections.items() for _, off, _ in evs
+               if off > reference.durations[key] + DETECTION_END_TOLERANCE)
 
 
 def detections_to_events(
@@ -210,7 +261,8 @@ def detections_to_events(
     return [Event(key, on, off, label) for key, evs in detections.items() for on, off, label in evs]
 
 
-_THRESHOLD_RE = re.compile(r"(\d+(?:\.\d+)?)(?=\.tsv$)")
+# the number before ".tsv"; a minus sign counts after "_" or at the start ("pred-0.5.tsv" is 0.5)
+_THRESHOLD_RE = re.compile(r"(?:(?<=_)-|^-)?\d+(?:\.\d+)?(?=\.tsv$)")
 
 
 def read_operating_points(
@@ -229,7 +281,11 @@ def read_operating_points(
                 f"{path}: cannot read the decision threshold from the file name "
                 "(expected e.g. predictions_th_0.50.tsv)"
             )
-        threshold = float(match.group(1))
+        threshold = float(match.group(0))
+        if not 0.0 <= threshold <= 1.0:
+            raise EvaluationError(
+                f"{path}: decision threshold {match.group(0)} (read from the file name) is outside [0, 1]"
+            )
         if threshold in points:
             raise EvaluationError(f"{path}: a second operating point for threshold {threshold}")
         points[threshold] = read_detections(path, reference)
@@ -285,37 +341,14 @@ def read_frame_scores(
 ) -> dict[str, pd.DataFrame]:
     """Read a ``sed_scores_eval`` score folder: ``{audio id: DataFrame(onset, offset, classes)}``.
 
-    With a ``reference``, every reference clip must have a score file (extra files are ignored)
-    and the score columns must be the reference classes.
+    Every file is checked (:mod:`jointsed.evaluate.score_files`, which the evaluation reads
+    without DataFrames). With a ``reference``, every reference clip must have a score file (extra
+    files are ignored) and the score columns must be the reference classes; without, all files
+    of the folder, with the columns of the first one.
     """
-    from sed_scores_eval.base_modules.scores import validate_score_dataframe
+    from jointsed.evaluate.score_files import read_score_folder  # imports this module
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise EvaluationError(f"{folder}: score folder not found")
-    files = {p.name[: -len(".tsv")]: p for p in folder.iterdir() if p.name.endswith(".tsv")}
-    if reference is not None:
-        missing = [key for key in reference.events if key not in files]
-        if missing:
-            raise EvaluationError(
-                f"{folder}: no score file for {len(missing)} of {len(reference.events)} "
-                f"clip(s) of {reference.path}: {_first([m + '.tsv' for m in missing])}"
-            )
-        files = {key: files[key] for key in reference.events}
-    scores: dict[str, pd.DataFrame] = {}
-    for key, path in sorted(files.items()):
-        try:
-            frame = pd.read_csv(path, sep="\t")
-            _, columns = validate_score_dataframe(frame)
-        except (ValueError, AssertionError, pd.errors.ParserError) as exc:
-            raise EvaluationError(f"{path}: not a valid frame-score file ({exc})") from None
-        if reference is not None and list(columns) != list(reference.classes):
-            raise EvaluationError(
-                f"{path}: score columns {list(columns)} do not match the classes "
-                f"{list(reference.classes)}"
-            )
-        scores[key] = frame
-    return scores
+    return read_score_folder(folder, reference).to_dataframes()
 
 
 def detect_prediction_kind(path: str | os.PathLike) -> str:
@@ -342,11 +375,14 @@ def detect_prediction_kind(path: str | os.PathLike) -> str:
 
 
 __all__ = [
+    "DETECTION_END_TOLERANCE",
     "AnnotationError",
     "EvaluationError",
     "Reference",
     "audio_id",
+    "check_detections_within",
     "detect_prediction_kind",
+    "detections_past_clip_end",
     "detections_to_events",
     "events_frame",
     "frame_timestamps",

@@ -16,13 +16,13 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping
-
-import pandas as pd
+from typing import Any
 
 from jointsed.evaluate.event_based import Detections, evaluate_sed_eval, present_classes
 from jointsed.evaluate.io import Reference
 from jointsed.evaluate.results import fscore_result
+from jointsed.evaluate.score_files import ScoreInput, as_frame_scores
+from jointsed.evaluate.score_statistics import fscores_from_counts, segment_counts_at_threshold
 from jointsed.evaluate.settings import DECISION_THRESHOLD, SEGMENT_LENGTH
 
 
@@ -46,19 +46,16 @@ def segment_based_fscores(
 
 def segment_based_fscores_from_scores(
     reference: Reference,
-    scores: Mapping[str, pd.DataFrame],
+    scores: ScoreInput,
     threshold: float = DECISION_THRESHOLD,
     *,
     segment_length: float = SEGMENT_LENGTH,
 ) -> dict[str, Any]:
-    """Segment-based F-scores of frame scores binarised at ``threshold`` (``sed_scores_eval``)."""
-    from sed_scores_eval import segment_based
-
-    f, p, r, _ = segment_based.fscore(
-        dict(scores),
-        reference.events,
-        reference.durations,
-        threshold,
-        segment_length=segment_length,
+    """Segment-based F-scores of frame scores binarised at ``threshold``, over the classes of
+    ``reference``: the figures of ``sed_scores_eval.segment_based.fscore`` (its segments and
+    segment scores, compared with ``threshold`` only: :mod:`.score_statistics`)."""
+    counts = segment_counts_at_threshold(
+        as_frame_scores(scores), reference, list(reference.classes), threshold, segment_length
     )
+    f, p, r = fscores_from_counts(counts, threshold)
     return fscore_result(f, p, r, reference.classes)

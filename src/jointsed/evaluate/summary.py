@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
-
 from jointsed.data.annotations import Event
 from jointsed.data.classes import DESED_CLASSES
 from jointsed.evaluate.event_based import event_based_fscores, event_based_fscores_from_scores
@@ -37,20 +35,23 @@ from jointsed.evaluate.intersection import (
     intersection_fscores,
     intersection_fscores_from_scores,
     psds_from_operating_points,
-    psds_from_scores,
+    psds_result,
+    sed_scores_psds_all,
 )
 from jointsed.evaluate.io import (
     EvaluationError,
     Reference,
     audio_id,
+    check_detections_within,
     detect_prediction_kind,
+    detections_past_clip_end,
     frame_timestamps,
     load_reference,
     merge_overlaps_per_clip,
     read_detections_with_outside,
-    read_frame_scores,
     read_operating_points,
 )
+from jointsed.evaluate.score_files import FrameScores, check_scores_cover, check_scores_of, read_score_folder
 from jointsed.evaluate.segment_based import segment_based_fscores, segment_based_fscores_from_scores
 from jointsed.evaluate.settings import DECISION_THRESHOLD, PSDS1, PSDS2
 from jointsed.evaluate.tagging import tagging_fscores, tags_from_detections, tags_from_scores
@@ -166,6 +167,7 @@ def evaluate_run(
             )
             source = f"detections ({Path(inputs['detections']).name})"
         results["clips_outside_ground_truth"] = len(outside)
+        results["detections_past_clip_end"] = detections_past_clip_end(detections, reference)
         results["event_based"] = timed(
             "event_based", lambda: event_based_fscores(reference, detections)
         )
@@ -210,14 +212,14 @@ def evaluate_run(
 
     if inputs["scores"] is not None or frame_scores is not None:
         if frame_scores is not None:
-            score_frames = timed(
+            score_set = timed(
                 "read_scores",
                 lambda: score_frames_from_arrays(frame_scores, reference, frame_hop),
             )
         else:
-            score_frames = timed(
-                "read_scores", lambda: read_frame_scores(inputs["scores"], reference)
-            )
+            score_set = timed("read_scores", lambda: read_score_folder(inputs["scores"], reference))
+        where = "frame scores" if frame_scores is not None else str(inputs["scores"])
+        results["clips_with_scores_short_of_their_duration"] = check_scores_cover(score_set, reference, where)
         # sed_scores_eval asserts that every class has a ground-truth event: evaluate the
         # score-based metrics over the classes that have events
         present, left_out = classes_with_events(reference)
@@ -226,33 +228,31 @@ def evaluate_run(
             results["classes_without_ground_truth"] = left_out
         covered = "" if not left_out else f", {len(present)} of {len(reference.classes)} classes"
         if present:
-            sub_reference, sub_scores = restrict_classes(reference, score_frames, present)
-            tags_source = tags_from_scores(score_frames, threshold)
+            sub_reference = restrict_classes(reference, present)
             from_scores = {
-                "event_based": lambda: event_based_fscores_from_scores(
-                    sub_reference, sub_scores, threshold
-                ),
-                "segment_based": lambda: segment_based_fscores_from_scores(
-                    sub_reference, sub_scores, threshold
-                ),
+                "event_based": lambda: event_based_fscores_from_scores(sub_reference, score_set, threshold),
+                "segment_based": lambda: segment_based_fscores_from_scores(sub_reference, score_set, threshold),
                 "tagging": lambda: tagging_fscores(
-                    reference.tags(), tags_source, list(reference.classes)
+                    reference.tags(), tags_from_scores(score_set, threshold), list(reference.classes)
                 ),
-                "intersection": lambda: intersection_fscores_from_scores(
-                    sub_reference, sub_scores, threshold
-                ),
+                "intersection": lambda: intersection_fscores_from_scores(sub_reference, score_set, threshold),
             }
             for family, compute in from_scores.items():
                 if family not in results:
                     results[family] = timed(family, compute)
                     extra = covered if family != "tagging" else ""
                     results[family]["source"] = f"{scores_label} (threshold {threshold:g}{extra})"
-            for name, settings in (("psds1", PSDS1), ("psds2", PSDS2)):
-                if name not in results:
-                    results[name] = timed(
-                        name, lambda s=settings: psds_from_scores(sub_reference, sub_scores, s)
-                    )
+            wanted = [(name, settings) for name, settings in (("psds1", PSDS1), ("psds2", PSDS2))
+                      if name not in results]
+            if wanted:
+                # both scenarios in one pass: they share the detections at every threshold
+                computed = timed("+".join(name for name, _ in wanted), lambda: sed_scores_psds_all(
+                    sub_reference, score_set, [settings for _, settings in wanted]))
+                for (name, settings), result in zip(wanted, computed):
+                    results[name] = psds_result(sub_reference, result, settings)
                     results[name]["source"] = scores_label + (f" ({covered[2:]})" if covered else "")
+                    if settings.alpha_ct and len(present) < 2:
+                        results[name]["note"] = "one class has events: no other class to cross-trigger (alpha_ct term 0)"
         else:
             for name in PSDS_NAMES:
                 results.setdefault(name, {
@@ -270,24 +270,20 @@ def classes_with_events(reference: Reference) -> tuple[list[str], list[str]]:
     return [c for c in reference.classes if c in seen], [c for c in reference.classes if c not in seen]
 
 
-def restrict_classes(
-    reference: Reference, scores: Mapping[str, pd.DataFrame], classes: Sequence[str]
-) -> tuple[Reference, dict[str, pd.DataFrame]]:
-    """The reference and the score DataFrames reduced to ``classes`` (events of other classes
-    and their score columns dropped)."""
+def restrict_classes(reference: Reference, classes: Sequence[str]) -> Reference:
+    """The reference reduced to ``classes`` (events of the other classes dropped); the metrics
+    computed from frame scores evaluate the score columns of ``reference.classes``."""
     classes = list(classes)
     if classes == list(reference.classes):
-        return reference, dict(scores)
+        return reference
     keep = set(classes)
-    sub_reference = Reference(
+    return Reference(
         events={k: [e for e in evs if e[2] in keep] for k, evs in reference.events.items()},
         durations=dict(reference.durations),
         classes=tuple(classes),
         path=reference.path,
         merged_events=reference.merged_events,
     )
-    columns = ["onset", "offset", *classes]
-    return sub_reference, {k: frame[columns] for k, frame in scores.items()}
 
 
 def detections_from_events(
@@ -305,11 +301,16 @@ def detections_from_events(
                 f"detected event of class {e.event_label!r} (clip {e.filename}) is not one of the "
                 f"classes {list(reference.classes)}"
             )
+        if not float(e.onset) < float(e.offset):  # what read_strong_tsv refuses in a table
+            raise EvaluationError(
+                f"detected event {e.event_label} of clip {e.filename}: onset {e.onset:g} is not before offset {e.offset:g}"
+            )
         key = audio_id(e.filename)
         if key in detections:
             detections[key].append((float(e.onset), float(e.offset), e.event_label))
         elif key not in outside:
             outside.append(key)
+    check_detections_within(detections, reference, "detected events")
     return merge_overlaps_per_clip(detections)[0], outside
 
 
@@ -327,22 +328,22 @@ def _by_reference_clip(values: Mapping[str, Any], reference: Reference, what: st
 
 def score_frames_from_arrays(
     frame_scores: Mapping[str, np.ndarray], reference: Reference, frame_hop: float
-) -> dict[str, pd.DataFrame]:
-    """``{filename: (T, C)}`` arrays -> ``sed_scores_eval`` DataFrames keyed by audio id, for
-    every reference clip (each must have scores; other clips are ignored)."""
-    from sed_scores_eval.base_modules.scores import create_score_dataframe
-
+) -> FrameScores:
+    """``{filename: (T, C)}`` arrays -> :class:`FrameScores` of every reference clip (each must
+    have scores, finite and in [0, 1]; other clips are ignored), frames of ``frame_hop`` s."""
     by_id = _by_reference_clip(frame_scores, reference, "frame scores")
     classes = list(reference.classes)
-    out = {}
+    arrays, stamps = {}, {}
     for key in reference.events:
         array = np.asarray(by_id[key], dtype=np.float64)
         if array.ndim != 2 or array.shape[1] != len(classes) or array.shape[0] < 1:
             raise EvaluationError(
                 f"frame scores of {key}: shape {array.shape}, expected (frames, {len(classes)})"
             )
-        out[key] = create_score_dataframe(array, frame_timestamps(len(array), frame_hop), classes)
-    return out
+        arrays[key], stamps[key] = array, frame_timestamps(len(array), frame_hop)
+    scores = FrameScores.from_arrays(arrays, stamps, classes)
+    check_scores_of(scores, scores.ids)
+    return scores
 
 
 def tags_from_clip_scores(

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
 from jointsed.evaluate.counts import f1_from_counts
 from jointsed.evaluate.event_based import Detections
+from jointsed.evaluate.score_files import ScoreInput, as_frame_scores
 from jointsed.evaluate.settings import DECISION_THRESHOLD
 
 Tags = Mapping[str, set[str]]
@@ -26,16 +26,12 @@ def tags_from_detections(detections: Detections) -> dict[str, set[str]]:
     return {key: {label for _, _, label in evs} for key, evs in detections.items()}
 
 
-def tags_from_scores(
-    scores: Mapping[str, pd.DataFrame], threshold: float = DECISION_THRESHOLD
-) -> dict[str, set[str]]:
+def tags_from_scores(scores: ScoreInput, threshold: float = DECISION_THRESHOLD) -> dict[str, set[str]]:
     """``{audio id: classes whose maximum frame score is >= threshold}``."""
-    tags = {}
-    for key, frame in scores.items():
-        classes = list(frame.columns[2:])
-        clip = frame[classes].to_numpy().max(axis=0)
-        tags[key] = {c for c, s in zip(classes, clip) if s >= threshold}
-    return tags
+    frame_scores = as_frame_scores(scores)
+    maxima = frame_scores.clip_maxima()
+    return {key: {c for c, s in zip(frame_scores.classes, maxima[n]) if s >= threshold}
+            for n, key in enumerate(frame_scores.ids)}
 
 
 def tags_from_clip_probabilities(
