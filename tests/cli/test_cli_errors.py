@@ -86,3 +86,50 @@ def test_tab_or_newline_in_an_audio_name_is_a_message(char, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "tab or line break" in err and repr(audio.name)[1:-1] in err
     assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize("case", ["cut_short_scores", "nan_score", "truth_after_clip_end", "detections_in_ms",
+                                  "threshold_above_one"])
+def test_evaluate_inputs_that_do_not_fit_are_one_line_errors(case, tmp_path, capsys):
+    """Evaluation inputs are checked like the ground truth: exit 2, one line naming the file and
+    the line or clip, no traceback, no --json written."""
+    from helpers import EVAL_TRUTH, write_eval_dataset
+    from jointsed.data.annotations import Event, write_durations_tsv, write_strong_tsv
+    from jointsed.data.classes import DESED_CLASSES
+    from jointsed.evaluate import write_frame_scores
+
+    gt, durations = write_eval_dataset(tmp_path)
+    scores = tmp_path / "scores"
+    clips = ("a.wav", "b.wav", "c.wav", "d.wav")
+    write_frame_scores(scores, {c: np.full((500, len(DESED_CLASSES)), 0.25) for c in clips}, 0.02, DESED_CLASSES)
+    inputs, expected = ["--scores", str(scores)], None
+    if case == "cut_short_scores":
+        lines = (scores / "b.tsv").read_text().splitlines()
+        (scores / "b.tsv").write_text("\n".join(lines[:-1] + ["\t".join(lines[-1].split("\t")[:4])]))
+        expected = "b.tsv, line 501: expected 12 tab-separated fields"
+    elif case == "nan_score":
+        text = (scores / "c.tsv").read_text().splitlines()
+        text[3] = text[3].rsplit("\t", 1)[0] + "\tnan"
+        (scores / "c.tsv").write_text("\n".join(text) + "\n")
+        expected = "c.tsv, line 4: score nan of Vacuum_cleaner is not a number"
+    elif case == "truth_after_clip_end":
+        write_durations_tsv(durations, {"a.wav": 2.5, "b.wav": 10.0, "c.wav": 10.0, "d.wav": 10.0})
+        expected = "start after the end of their clip"
+    elif case == "detections_in_ms":
+        predictions = tmp_path / "pred.tsv"
+        write_strong_tsv(predictions, [Event(e.filename, e.onset * 1000, e.offset * 1000, e.event_label)
+                                       for e in EVAL_TRUTH])
+        inputs, expected = ["--predictions", str(predictions)], "pred.tsv: 6 detection(s) end after 10 s"
+    else:
+        (tmp_path / "ops").mkdir()
+        for name in ("p_0.5.tsv", "p_2.tsv"):
+            write_strong_tsv(tmp_path / "ops" / name, EVAL_TRUTH)
+        inputs, expected = ["--operating-points", str(tmp_path / "ops")], "p_2.tsv: decision threshold 2"
+    out = tmp_path / "results.json"
+    code = main(["evaluate", str(gt), "--durations", str(durations), *inputs, "--json", str(out)])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith("jointsed evaluate: error: ") and expected in lines[0], err
+    assert "Traceback" not in err
+    assert not out.exists()
