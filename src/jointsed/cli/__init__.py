@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "demo": "demo",
     "compare": "compare",
     "recipes": "recipes",
+    "export": "export",
+    "stream": "stream",
 }
 
 
