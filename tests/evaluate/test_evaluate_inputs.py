@@ -189,3 +189,16 @@ def test_frame_scores_short_of_their_clip_are_counted(tmp_path, dataset, scores)
     write_durations_tsv(durations, {"a.wav": 8.0, "b.wav": 12.0, "c.wav": 12.0, EVAL_EMPTY_CLIP: 10.02})
     results = evaluate_run(gt, durations, scores=scores, classes=CLASSES)
     assert results["clips_with_scores_short_of_their_duration"] == 2  # b and c: 10 s of 12; d within tolerance
+
+
+def test_reading_in_several_processes_gives_the_same_scores_and_errors(scores):
+    """Large folders are parsed in one process per CPU: same arrays, same first error."""
+    from jointsed.evaluate.score_files import read_score_folder
+
+    one, two = read_score_folder(scores, workers=1), read_score_folder(scores, workers=2)
+    assert one.ids == two.ids and one.classes == two.classes
+    for a, b in zip(one.values + one.timestamps, two.values + two.timestamps):
+        np.testing.assert_array_equal(a, b)
+    _edit(scores / "c.tsv", line=7, column=3, value="nan")
+    with pytest.raises(EvaluationError, match=r"c\.tsv, line 7: score nan of Dog"):
+        read_score_folder(scores, workers=2)
