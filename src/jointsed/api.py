@@ -323,18 +323,22 @@ def evaluate_files(
     operating_points: Optional[PathLike] = None,
     scores: Optional[PathLike] = None,
     threshold: float = 0.5,
+    classes: "str | PathLike | Sequence[str] | None" = None,
 ) -> dict[str, Any]:
     """Evaluate another system's output files (``jointsed evaluate GT_TSV ...``;
     :func:`jointsed.evaluate.evaluate_run`) with sed_eval, psds_eval and sed_scores_eval.
 
     Args:
-        ground_truth: strong-label table of the evaluation set (DESED classes).
+        ground_truth: strong-label table of the evaluation set.
         durations: ``filename duration`` table of every ground-truth clip.
         predictions: one detection table: event-, segment-, tagging- and intersection-based F1.
         operating_points: a folder of detection tables ``*_<threshold>.tsv``: PSDS1/PSDS2.
         scores: a folder of sed_scores_eval frame-score files: threshold-free PSDS, and the
             F-scores at ``threshold`` that no detection table gave.
         threshold: decision threshold for F-scores from ``scores``.
+        classes: the class list in order (names, ``"a,b,c"`` or a file of one per line);
+            ``None``: DESED's if every ground-truth label is one of them, else the ground
+            truth's labels sorted (``classes_inferred`` in the result then says so).
     Returns:
         The same dict as :func:`evaluate` (without the run fields).
     Raises:
@@ -346,10 +350,15 @@ def evaluate_files(
                                predictions="predictions.tsv")
         m["event_based"]["macro_f1"]
     """
+    from jointsed.data.classes import resolve_classes
     from jointsed.evaluate import evaluate_run
 
-    return evaluate_run(ground_truth, durations, predictions=predictions, operating_points=operating_points,
-                        scores=scores, threshold=threshold)
+    names, note = resolve_classes(classes, ground_truth)
+    results = evaluate_run(ground_truth, durations, predictions=predictions, operating_points=operating_points,
+                           scores=scores, threshold=threshold, classes=names)
+    if note:  # the API prints nothing: the statement travels with the result
+        results["classes_inferred"] = note
+    return results
 
 
 def predict(

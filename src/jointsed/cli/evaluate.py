@@ -50,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scores", metavar="DIR", help="folder of sed_scores_eval frame-score files <clip>.tsv"
     )
     files.add_argument(
+        "--classes", metavar="A,B,C|FILE",
+        help="the class list, in order: a,b,c or a text file of one class per line (default: DESED's "
+             "classes if every ground-truth label is one of them, else the ground truth's labels, sorted)",
+    )
+    files.add_argument(
         "--threshold", type=float, default=0.5,
         help="decision threshold for F-scores computed from frame scores (default 0.5)",
     )
@@ -96,7 +101,7 @@ def _run_mode(args: argparse.Namespace) -> dict[str, Any]:
     check_device(args.device)
     if args.ground_truth is not None:
         raise EvaluationError(f"--run evaluates a split of the run: use --tsv {args.ground_truth} instead of GT_TSV")
-    given = [name for name in ("predictions", "operating_points", "scores") if getattr(args, name)]
+    given = [name for name in ("predictions", "operating_points", "scores", "classes") if getattr(args, name)]
     if given:
         raise EvaluationError(f"--{given[0].replace('_', '-')} goes with GT_TSV, not with --run")
     if args.tsv is None and args.audio is None and args.data_root is None:
@@ -114,6 +119,7 @@ def _run_mode(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _files_mode(args: argparse.Namespace) -> dict[str, Any]:
+    from jointsed.data.classes import resolve_classes
     from jointsed.evaluate import EvaluationError, evaluate_run
 
     if args.ground_truth is None:
@@ -127,6 +133,9 @@ def _files_mode(args: argparse.Namespace) -> dict[str, Any]:
         raise EvaluationError("--durations DUR_TSV is needed with GT_TSV")
     if not (args.predictions or args.operating_points or args.scores):
         raise EvaluationError("give at least one of --predictions, --operating-points, --scores")
+    classes, note = resolve_classes(args.classes, args.ground_truth)
+    if note:  # stderr: the class list decides which labels are valid and the order of the table
+        print(f"note: {note}", file=sys.stderr)
     return evaluate_run(
         args.ground_truth,
         args.durations,
@@ -134,6 +143,7 @@ def _files_mode(args: argparse.Namespace) -> dict[str, Any]:
         operating_points=args.operating_points,
         scores=args.scores,
         threshold=args.threshold,
+        classes=classes,
     )
 
 
