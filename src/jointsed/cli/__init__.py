@@ -21,6 +21,7 @@ from jointsed.utils.signals import Terminated, install_sigterm_handler
 # command name -> module under jointsed.cli, in the order shown by --help
 COMMANDS: dict[str, str] = {
     "synth": "synth",
+    "import-labels": "import_labels",
     "features": "features",
     "train": "train",
     "predict": "predict",
