@@ -42,7 +42,7 @@ from jointsed.data.annotations import Event
 from jointsed.errors import JointsedError
 from jointsed.config import check_nesting
 from jointsed.evaluate.box_scores import Box, ScoredSegments
-from jointsed.training.config_bounds import POSTPROCESS_BOUNDS
+from jointsed.postprocess.bounds import POSTPROCESS_BOUNDS
 from jointsed.utils.atomic import atomic_write_json
 
 if TYPE_CHECKING:

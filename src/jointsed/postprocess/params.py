@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from jointsed.config import ConfigError, from_dict as _from_dict, to_dict
-from jointsed.training.config_bounds import POSTPROCESS_BOUNDS
+from jointsed.postprocess.bounds import POSTPROCESS_BOUNDS
 from jointsed.postprocess.base import (  # noqa: F401 (PARAMS_FORMAT, PostProcessingError: re-exported)
     DEFAULT_METHOD,
     PARAMS_FORMAT,

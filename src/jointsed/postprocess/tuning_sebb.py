@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from jointsed.config import Bound, ConfigError
 from jointsed.evaluate.box_scores import ScoredSegments
-from jointsed.training.config_bounds import GRID_BOUNDS
+from jointsed.postprocess.bounds import GRID_BOUNDS
 from jointsed.evaluate.counts import f1_from_counts
 from jointsed.postprocess.apply import frame_times, frames_shorter_than, median_filter_rows
 from jointsed.postprocess.base import PostProcessingError

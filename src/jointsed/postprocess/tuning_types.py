@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from jointsed.config import Bound, ConfigError, to_dict
-from jointsed.training.config_bounds import GRID_BOUNDS, MAX_MEDIAN_WINDOW, check_grid_size
+from jointsed.postprocess.bounds import GRID_BOUNDS, MAX_MEDIAN_WINDOW, check_grid_size
 from jointsed.postprocess.base import PostProcessor, postprocessor_to_dict, save_postprocessor
 
 

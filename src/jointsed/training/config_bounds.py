@@ -4,8 +4,8 @@ a MemoryError after minutes, a RecursionError or a torch / Lightning traceback:
 
 - :data:`RECIPE_BOUNDS`: every numeric recipe key (:meth:`jointsed.training.config.RecipeConfig.check_data`),
   shown in docs/config.md (``python scripts/gen_docs.py``);
-- :data:`POSTPROCESS_BOUNDS`, :data:`GRID_BOUNDS`, :func:`check_grid_size`: post-processing
-  files and tuning grids (the ``BOUNDS`` of their classes, applied by :func:`jointsed.config.from_dict`).
+- post-processing files and tuning grids: :mod:`jointsed.postprocess.bounds` (outside
+  ``jointsed.training``, so that inference never imports the training package).
 
 The ranges are generous for real DESED data and real machines; they stop values that are typos
 (``mean_teacher.ema_decay: 2``), that no part of the code means (NaN, a negative rate) or that
@@ -20,50 +20,13 @@ from typing import Any
 
 from jointsed.audio.io import MIN_SAMPLE_RATE
 from jointsed.config import Bound, ConfigError, check_bounds
+from jointsed.postprocess.bounds import MAX_MEDIAN_WINDOW  # one owner: the post-processing bounds
 
 #: clips per process and step: far above what one GPU of today holds for these networks
 MAX_BATCH = 4096
 MAX_EPOCHS = 1_000_000
 #: seeds of Python, numpy (legacy) and torch all take 0 .. 2^32 - 1
 MAX_SEED = 2**32 - 1
-#: median filters and step filters: at most an hour of frames at the finest hop in use (20 ms);
-#: the filter pads each row by the window, so 10^9 frames asked for 15 GiB
-MAX_MEDIAN_WINDOW = 180_000
-#: seconds of a post-processing duration (minimum event length, gap filling, merge gap): an hour
-MAX_SECONDS = 3600.0
-#: values of one list of a tuning grid; the search tries their product per class
-MAX_GRID_VALUES = 1000
-#: candidates one class of a tuning search may try (the product of the grid's lists): a few
-#: minutes of search on the DESED validation set, not the 849 GiB a grid of 10^4-value lists asked for
-MAX_GRID_CANDIDATES = 1_000_000
-#: coordinate-ascent sweeps of a PSDS search
-MAX_PSDS_ROUNDS = 100
-
-#: upper bounds of the post-processing methods' per-class lists (their lower bounds and the
-#: thresholds' ranges are each class's ``validate``, whose messages name the class)
-POSTPROCESS_BOUNDS: dict[str, Bound] = {
-    "median_window": Bound(hi=MAX_MEDIAN_WINDOW),
-    "step_length": Bound(hi=MAX_MEDIAN_WINDOW),
-    "min_duration": Bound(hi=MAX_SECONDS),
-    "max_gap": Bound(hi=MAX_SECONDS),
-    "merge_gap": Bound(hi=MAX_SECONDS),
-}
-
-#: ranges of the tuning grids' keys (Lin's TuningGrid, SEBB's SebbGrid); window and step factors
-#: multiply a class's base window, so they are bounded too
-GRID_BOUNDS: dict[str, Bound] = {
-    "tag_thresholds": Bound(0, 1, max_items=MAX_GRID_VALUES),
-    "frame_thresholds": Bound(0, 1, lo_open=True, max_items=MAX_GRID_VALUES),
-    "detection_thresholds": Bound(0, 1, lo_open=True, max_items=MAX_GRID_VALUES),
-    "change_thresholds": Bound(0, 1, lo_open=True, max_items=MAX_GRID_VALUES),
-    "window_factors": Bound(0, 100, lo_open=True, max_items=MAX_GRID_VALUES),
-    "step_factors": Bound(0, 100, lo_open=True, max_items=MAX_GRID_VALUES),
-    "max_gaps": Bound(0, MAX_SECONDS, max_items=MAX_GRID_VALUES),
-    "min_durations": Bound(0, MAX_SECONDS, max_items=MAX_GRID_VALUES),
-    "merge_gaps": Bound(0, MAX_SECONDS, max_items=MAX_GRID_VALUES),
-    "psds_rounds": Bound(1, MAX_PSDS_ROUNDS),
-}
-
 _BLOCKS = Bound(1, 4096)
 _PROBABILITY = Bound(0, 1)
 _RATE = Bound(0, 10, lo_open=True)
@@ -167,21 +130,3 @@ def check_cache_dir(cache_dir: str) -> None:
             f"data.cache_dir: {cache_dir!r} leads out of the data root; the feature cache is written there. "
             "Give an absolute path to keep it outside the data root on purpose"
         )
-
-
-def check_grid_size(sizes: dict[str, int], what: str = "the grid") -> None:
-    """Refuse a search whose candidates per class (the product of ``sizes``, each list's length
-    with the base value added) exceed :data:`MAX_GRID_CANDIDATES`, before anything is allocated.
-
-    Raises:
-        ConfigError: naming the lists, their lengths and the limit.
-    """
-    from jointsed.config import ConfigError
-
-    total = 1
-    for n in sizes.values():
-        total *= max(1, int(n))
-    if total > MAX_GRID_CANDIDATES:
-        shown = " x ".join(f"{n} {name}" for name, n in sizes.items())
-        raise ConfigError(f"{what}: {shown} = {total:,} candidates per class, more than {MAX_GRID_CANDIDATES:,}; "
-                          "use fewer values")
