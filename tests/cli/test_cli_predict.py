@@ -32,6 +32,13 @@ def test_cli_predict_writes_events_and_frame_scores(gl_model, tmp_path):
     hop = load_recipe(gl_model / "config.yaml").features.frame_hop  # the CPU recipe: 40 ms
     assert len(frames["a"]) == round(12.0 / hop) and len(frames["b"]) == round(5.0 / hop)
     assert list(frames["a"].columns[2:]) == load_recipe(gl_model / "config.yaml").data.classes
+    # times in whole milliseconds (DETECTION_DECIMALS), not 10.040000000000001
+    rows = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+    assert all(len(t.partition(".")[2]) <= 3 for row in rows for t in row[1:3])
+    # an existing --out is not replaced without --force (as --scores), and is left as it was
+    before = out.read_text()
+    assert cli_main(["predict", str(gl_model), str(b), "--out", str(out), "--no-progress"]) == 2
+    assert out.read_text() == before
     # an existing --scores folder is not replaced without --force
     assert cli_main(["predict", str(gl_model), str(a), "--out", str(out), "--scores", str(scores)]) == 2
     assert cli_main(["predict", str(gl_model), str(b), "--out", str(out), "--scores", str(scores), "--force",
@@ -57,13 +64,15 @@ def test_cli_predict_writes_events_and_frame_scores(gl_model, tmp_path):
     assert not (tmp_path / "x.tsv").exists()
 
 
-def test_synthesized_dataset_train_predict_evaluate(tiny_dataset, tmp_path):
+def test_synthesized_dataset_train_predict_evaluate(tiny_dataset, tmp_path, capsys):
     """End to end on `jointsed synth --preset tiny` data: train (CLI), predict (CLI), evaluate (CLI)."""
     run = tmp_path / "run"
     sets = ["model.teacher.width=0.125", "model.student.channels=[4,4,4]", "batch.batch_size=8",
             "trainer.max_epochs=1", "trainer.num_threads=1"]
     assert cli_main(["train", str(GL_RECIPE), "--data-root", str(tiny_dataset), "--out", str(run), "--no-progress",
                      *[f"--set={s}" for s in sets]]) == 0
+    # the summary's event F1 (often 0.0 after 1 epoch) is said to be at the untuned thresholds
+    assert "(validation, at the untuned 0.5 thresholds;" in capsys.readouterr().out
     out, scores = tmp_path / "pred.tsv", tmp_path / "scores"
     val_audio = tiny_dataset / "audio" / "validation"
     assert cli_main(["predict", str(run), str(val_audio), "--out", str(out), "--scores", str(scores),

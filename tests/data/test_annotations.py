@@ -217,3 +217,13 @@ def test_backslash_label_in_a_table_names_the_line(tmp_path):
     table.write_text("filename\tonset\toffset\tevent_label\na.wav\t0\t1\tDog\\Cat\n")
     with pytest.raises(AnnotationError, match="line 2.*backslash"):
         read_strong_tsv(table, classes=None)
+
+
+def test_detection_times_are_written_in_whole_milliseconds(tmp_path):
+    from jointsed.data.annotations import DETECTION_DECIMALS
+
+    event = Event("a.wav", 3 * 0.1, 251 * 0.04, "Dog")  # 0.30000000000000004, 10.040000000000001
+    write_strong_tsv(tmp_path / "d.tsv", [event], decimals=DETECTION_DECIMALS)
+    assert (tmp_path / "d.tsv").read_text().splitlines()[1] == "a.wav\t0.3\t10.04\tDog"
+    write_strong_tsv(tmp_path / "exact.tsv", [event])  # labels: exact, they round-trip bit for bit
+    assert read_strong_tsv(tmp_path / "exact.tsv").events == [event]

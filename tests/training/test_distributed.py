@@ -139,6 +139,13 @@ def test_multi_phase_recipe_needs_a_relaunching_strategy(tmp_path):
     config = load_recipe(JOINT_RECIPE, ["trainer.devices=2", "trainer.accelerator=cpu", "trainer.strategy=ddp_spawn"])
     with pytest.raises(TrainingError, match="--strategy ddp"):
         train(config, tmp_path / "no_such_data", tmp_path / "run", progress=False)
+    # on one device too (issue 21 item 6): ddp_spawn used to train the frame teacher, then fail
+    # on the children's temporary checkpoint
+    for strategy in ("ddp_spawn", "ddp_fork"):
+        config = load_recipe(JOINT_RECIPE, ["trainer.accelerator=cpu", f"trainer.strategy={strategy}"])
+        with pytest.raises(TrainingError, match=f"strategy={strategy} on one device"):
+            train(config, tmp_path / "no_such_data", tmp_path / "run", progress=False)
+        assert not (tmp_path / "run").exists()
 
 
 # ----- several processes -------------------------------------------------------------------------

@@ -52,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frame-scores-from", choices=("teacher", "student"),
                         help="guided learning: network giving frame scores (default: student / PS)")
     parser.add_argument("--force", action="store_true",
-                        help="replace an existing --scores folder written by jointsed predict (never one holding "
-                             "other files or an input)")
+                        help="replace an existing --out table, and an existing --scores folder written by jointsed "
+                             "predict (never one holding other files or an input)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--engine", choices=("torch", "onnxruntime"), default="torch",
                         help="onnxruntime: RUN_DIR_OR_CHECKPOINT is a folder written by jointsed export --onnx, run "
@@ -87,6 +87,8 @@ def _check_outputs(args: argparse.Namespace, files: list[Path]) -> None:
 
     inputs = [*files, args.model, *([args.postprocess] if args.postprocess else [])]
     check_output_file(args.out, inputs)
+    if args.out.exists() and not args.force:  # as for --scores: an earlier table is not lost silently
+        raise OutputError(f"--out {args.out}: exists; give --force to replace it")
     if args.scores is not None:
         check_output_dir(args.scores, force=args.force, inputs=inputs, flag="--scores", kind="scores folder")
         out, scores = args.out.resolve(), args.scores.resolve()
@@ -96,7 +98,7 @@ def _check_outputs(args: argparse.Namespace, files: list[Path]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jointsed.data.annotations import write_strong_tsv
+    from jointsed.data.annotations import DETECTION_DECIMALS, write_strong_tsv
     from jointsed.errors import JointsedError
     from jointsed.evaluate.io import write_frame_scores
     from jointsed.utils.outputs import mark_owned
@@ -167,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
                            detector.frame_hop, detector.classes, overwrite=args.force)
         mark_owned(args.scores, "predict --scores")  # lets a later --force replace this folder
     try:
-        write_strong_tsv(args.out, events, empty_files=empty)
+        write_strong_tsv(args.out, events, empty_files=empty, decimals=DETECTION_DECIMALS)
     except BaseException:
         if new_scores:
             import shutil

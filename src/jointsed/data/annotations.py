@@ -350,12 +350,25 @@ def _check_field(value: str, what: str) -> str:
     return value
 
 
+#: decimals of the times of detection tables (``jointsed predict --out``): whole milliseconds,
+#: far finer than any frame hop, and ``10.04`` rather than the ``10.040000000000001`` of 251 * 0.04
+DETECTION_DECIMALS = 3
+
+
 def write_strong_tsv(
-    path: str | os.PathLike, events: Iterable[Event], empty_files: Iterable[str] = ()
+    path: str | os.PathLike, events: Iterable[Event], empty_files: Iterable[str] = (),
+    decimals: int | None = None,
 ) -> None:
     """Write events (in the given order) as a strong tsv, then one empty row per clip of
-    ``empty_files`` that has no event, so that such clips survive a round trip."""
+    ``empty_files`` that has no event, so that such clips survive a round trip.
+
+    ``decimals``: round the times to this many decimals (detections, see
+    :data:`DETECTION_DECIMALS`); ``None`` writes them exactly (labels round-trip bit for bit).
+    """
     events = list(events)
+    if decimals is not None:
+        events = [Event(e.filename, round(e.onset, decimals), round(e.offset, decimals), e.event_label)
+                  for e in events]
     with_events = {e.filename for e in events}
     lines = ["\t".join(STRONG_COLUMNS)]
     for e in events:

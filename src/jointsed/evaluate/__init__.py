@@ -8,7 +8,16 @@ F-scores of detections), ``psds_eval`` (PSDS over operating points, intersection
 ``sed_scores_eval`` (threshold-free PSDS and F-scores from frame-score files).
 """
 
+import warnings
+
 from jointsed.utils.lazy import lazy_attributes
+
+# sed_eval, psds_eval and sed_scores_eval import dcase_util, which imports pkg_resources: setuptools
+# then warns at every command that evaluates (evaluate, report, tune). The warning is about
+# dcase_util's packaging, not the user's input; this filter drops that one warning from that one
+# package, once, before any metric library is imported (they are all imported under this package)
+warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated", category=UserWarning,
+                        module=r"dcase_util\.")
 
 #: public name -> module, imported on first use (the official metric libraries and pandas load only when evaluating)
 _NAMES = {

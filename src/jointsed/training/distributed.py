@@ -98,11 +98,27 @@ def check_devices(config: RecipeConfig) -> None:
 _RELAUNCHING_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true", "ddp_find_unused_parameters_false")
 
 
+#: strategies that run ``fit`` in child processes, even on one device: the checkpoint a phase
+#: hands to the next is then the children's temporary one (refused before any work)
+_SPAWNING_STRATEGIES = ("ddp_spawn", "ddp_fork", "ddp_notebook")
+
+
+def spawning_strategy(config: RecipeConfig) -> bool:
+    """Whether ``trainer.strategy`` starts child processes for ``fit`` (``ddp_spawn`` ...)."""
+    return str(config.trainer.strategy).split("_find_unused")[0] in _SPAWNING_STRATEGIES
+
+
 def check_multi_phase_strategy(config: RecipeConfig) -> None:
     """The joint phases run one after another in every process: only ``ddp`` does that
     (``ddp_spawn`` / ``ddp_fork`` run just ``fit`` in the children, the phases in between would
     happen in the parent alone)."""
     strategy = str(config.trainer.strategy)
+    if spawning_strategy(config) and not several_processes(config):
+        raise TrainingError(
+            f"trainer.strategy={strategy} on one device: a multi-phase recipe (frame teacher / two stages) "
+            "cannot hand its checkpoints from phase to phase through spawned processes; leave --strategy "
+            "out (auto) on one device, or use --strategy ddp on several"
+        )
     if strategy not in _RELAUNCHING_STRATEGIES:
         raise TrainingError(
             f"trainer.strategy={strategy}: a multi-phase recipe (frame teacher / two stages) on several "

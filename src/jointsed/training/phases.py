@@ -90,6 +90,7 @@ from jointsed.training.distributed import (
     barrier,
     check_devices,
     check_multi_phase_strategy,
+    spawning_strategy,
     is_global_zero,
     several_processes,
 )
@@ -378,7 +379,7 @@ def _train(
     check_class_names(config.data.classes)
     auto_teacher = dist.enabled and dist.teacher_checkpoint == "auto"
     check_devices(config)
-    if (two.enabled or auto_teacher) and several_processes(config):
+    if (two.enabled or auto_teacher) and (several_processes(config) or spawning_strategy(config)):
         check_multi_phase_strategy(config)
     if config.trainer.num_threads:
         torch.set_num_threads(config.trainer.num_threads)
