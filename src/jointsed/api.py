@@ -378,8 +378,10 @@ def predict(
 
     Args:
         model: run folder (its ``checkpoints/best.ckpt``) or a ``.ckpt`` file.
-        audio: one audio file or a list of them: any length (long files are scored in
-            overlapping windows), channel count, sample rate and libsndfile format.
+        audio: an audio file or a folder (its audio files, as ``jointsed predict``), or a list
+            of them: any length (long files are scored in overlapping windows), channel count,
+            sample rate and libsndfile format. Audio in memory: ``Detector.predict((waveform,
+            sample_rate))``.
         device: ``cpu``, ``cuda``, ``cuda:1``, ...
         postprocess: a post-processor or a JSON file of one (default: ``postprocess.json`` beside
             the model, else Lin's defaults).
@@ -389,7 +391,8 @@ def predict(
         progress: progress bar.
     Returns:
         One :class:`~jointsed.inference.Prediction` per file, in order: ``events``,
-        ``frame_scores`` (T, C), ``clip_scores`` (C,), ``classes``, ``frame_hop``, ``duration``.
+        ``frame_scores`` (T, C), ``clip_scores`` (C,), ``classes``, ``frame_hop``, ``duration``;
+        ``to_dataframe()`` (events), ``scores_dataframe()`` (sed_scores_eval's format).
     Raises:
         jointsed.utils.device.DeviceError, jointsed.errors.JointsedError: an unusable device, a
         file that is not a checkpoint, unreadable audio.
@@ -403,7 +406,12 @@ def predict(
     from jointsed.utils.device import check_device
 
     check_device(device)
-    files = [audio] if isinstance(audio, (str, os.PathLike)) else list(audio)
+    from jointsed.data.audio_files import list_audio_files
+
+    given = [audio] if isinstance(audio, (str, os.PathLike)) else list(audio)
+    files = [f for p in map(Path, given) for f in (list_audio_files(p) if p.is_dir() else [p])]
+    if not files:
+        raise JointsedError(f"no audio file in {', '.join(map(str, given)) or 'an empty list'}")
     detector = Detector.from_checkpoint(model, device=device, postprocess=postprocess, batch_size=batch_size,
                                         precision=precision)
-    return detector.predict_many([Path(f) for f in files], progress=progress)
+    return detector.predict_many(files, progress=progress)
