@@ -45,21 +45,21 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Literal, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from jointsed.audio.features import FeatureConfig, waveform_to_logmel
-from jointsed.audio.io import audio_info, fix_length, load_audio
+from jointsed.audio.io import audio_info, fix_length, load_audio, mix_to_mono, resample
 from jointsed.audio.stream import StreamInfo, stream_logmel_windows
 from jointsed.config import from_dict
 from jointsed.data.annotations import Event
 from jointsed.errors import JointsedError
-from jointsed.postprocess.base import PostProcessor, clip_events
+from jointsed.postprocess.base import PostProcessor, clip_events, frame_form
 # the one owner of reading checkpoints safely (weights_only, clear errors); CheckpointError is re-exported
 from jointsed.runs.checkpoint import CheckpointError, read_checkpoint, resolve_checkpoint
 from jointsed.runs.postprocess import choose_postprocess
@@ -67,6 +67,8 @@ from jointsed.runs.predictor import Predictor, PredictorError
 from jointsed.runs.precision import DEFAULT_PRECISION, slow_warning
 
 if TYPE_CHECKING:  # a trained Lightning system may be given; this module never imports Lightning
+    import pandas as pd
+
     from jointsed.export.runtime import OnnxDetector
     from jointsed.streaming.detector import StreamEvent
     from jointsed.systems.base import SEDSystem
@@ -97,6 +99,47 @@ class Prediction:
     frame_hop: float
     classes: list[str]
     duration: float
+    #: the post-processing that gave ``events`` (for :meth:`postprocessed_frame_scores`)
+    postprocessor: Optional[PostProcessor] = field(default=None, repr=False, compare=False)
+
+    def to_dataframe(self) -> "pd.DataFrame":
+        """The events as a DataFrame ``filename, onset, offset, event_label`` (the columns of a
+        DCASE detection table; ``pd.concat`` of several is one table)."""
+        import pandas as pd
+
+        return pd.DataFrame([(e.filename, e.onset, e.offset, e.event_label) for e in self.events],
+                            columns=["filename", "onset", "offset", "event_label"]
+                            ).astype({"onset": float, "offset": float})
+
+    def postprocessed_frame_scores(self) -> np.ndarray:
+        """``(T, C)`` the scores ``jointsed evaluate`` computes PSDS from and ``predict --scores``
+        writes: the post-processor's score form (tag gating, median filter; SEBB boxes) on the
+        frame grid."""
+        if self.postprocessor is None:
+            raise JointsedError(f"{self.filename}: this prediction carries no post-processor; use frame_scores")
+        form = self.postprocessor.scores(self.clip_scores, self.frame_scores, self.frame_hop)
+        return frame_form(form, self.frame_hop, self.frame_scores.shape[0], self.classes)
+
+    def scores_dataframe(self, postprocessed: bool = True) -> "pd.DataFrame":
+        """The frame scores in ``sed_scores_eval``'s format: columns ``onset, offset`` (s) and one
+        per class, one row per frame. ``{audio_id: df}`` of several files is what
+        ``sed_scores_eval``'s PSDS and F-score functions take; with ``postprocessed`` (default)
+        it gives the PSDS ``jointsed evaluate`` reports, without it the networks' probabilities."""
+        from sed_scores_eval.base_modules.scores import create_score_dataframe
+
+        from jointsed.evaluate.io import frame_timestamps  # the timestamps score files are written with
+
+        values = self.postprocessed_frame_scores() if postprocessed else self.frame_scores
+        values = np.asarray(values, dtype=np.float64)
+        return create_score_dataframe(values, frame_timestamps(len(values), self.frame_hop), list(self.classes))
+
+
+@dataclass
+class _Waveform:
+    """Audio given in memory, already mono at the model's rate (:meth:`Detector.predict`)."""
+
+    name: str
+    samples: np.ndarray
 
 
 def _window_starts(n_frames: int, window: int, hop: int) -> list[int]:
@@ -212,7 +255,7 @@ class Detector:
         ``T' = max(T, clip frames)``: short files are zero-padded to one training clip.
         """
         fc = self.feature_config
-        wav = load_audio(path, fc.sample_rate)
+        wav = path.samples if isinstance(path, _Waveform) else load_audio(path, fc.sample_rate)
         duration = wav.shape[-1] / fc.sample_rate
         n_frames = max(1, fc.n_frames(wav.shape[-1]))
         if wav.shape[-1] < fc.clip_samples:
@@ -267,7 +310,8 @@ class Detector:
             for e in events
             if e.onset < duration
         ]
-        return Prediction(path.name, events, frame, clip, self.frame_hop, list(self.classes), duration)
+        return Prediction(path.name, events, frame, clip, self.frame_hop, list(self.classes), duration,
+                          postprocessor=self.params)
 
     def predict_streamed(self, path: str | os.PathLike, block_seconds: float = 10.0) -> Prediction:
         """:meth:`predict` in bounded memory: ``block_seconds`` of audio, ``batch_size`` windows
@@ -320,24 +364,63 @@ class Detector:
         return self._finish(path, n_frames, duration, clip_max, frame_scores)
 
     def _streams(self, path: Path) -> bool:
+        if isinstance(path, _Waveform):
+            return False  # in memory already
         try:
             return audio_info(path).duration > self.stream_above
         except JointsedError:
             return False  # unreadable: the whole-file path raises the clear error
 
-    def predict(self, path: str | os.PathLike) -> Prediction:
-        """Events, frame scores and clip scores of one audio file."""
-        return self.predict_many([path], progress=False)[0]
+    def predict(self, audio: Any, sample_rate: Optional[int] = None, *, name: str = "waveform") -> Prediction:
+        """Events, frame scores and clip scores of one audio file, or of audio in memory.
+
+        Args:
+            audio: a file path; a ``(waveform, sample_rate)`` tuple; or a waveform (numpy array
+                or torch tensor: ``(N,)`` mono, or 2-D with channels on the shorter axis) with
+                ``sample_rate``. Waveforms are mixed to mono and resampled as files are.
+            sample_rate: Hz of a waveform given alone.
+            name: the ``filename`` of a waveform's events (default ``waveform``).
+        Raises:
+            TypeError: anything else (a waveform without its rate included).
+        """
+        if isinstance(audio, (str, os.PathLike)):
+            if sample_rate is not None:
+                raise TypeError("sample_rate goes with a waveform, not with a file path")
+            return self.predict_many([audio], progress=False)[0]
+        if isinstance(audio, tuple):
+            if len(audio) != 2 or sample_rate is not None:
+                raise TypeError("give (waveform, sample_rate), or waveform and sample_rate=, not both")
+            audio, sample_rate = audio
+        return self.predict_many([self._waveform(audio, sample_rate, name)], progress=False)[0]
+
+    def _waveform(self, audio: Any, sample_rate: Any, name: str) -> _Waveform:
+        if isinstance(audio, torch.Tensor):
+            audio = audio.detach().cpu().numpy()
+        if not isinstance(audio, np.ndarray):
+            raise TypeError(f"predict takes an audio file path, (waveform, sample_rate) or a waveform with "
+                            f"sample_rate=; got {type(audio).__name__}")
+        if sample_rate is None:
+            raise TypeError("a waveform needs its sample rate: predict(waveform, sample_rate) or "
+                            "predict((waveform, sample_rate))")
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+            raise TypeError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+        if audio.ndim not in (1, 2) or audio.size == 0 or not np.issubdtype(audio.dtype, np.floating):
+            raise TypeError(f"a waveform is a non-empty 1-D or 2-D float array; got {audio.dtype} {audio.shape}")
+        if not np.isfinite(audio).all():
+            raise JointsedError(f"{name}: the waveform contains NaN or infinite samples")
+        frames = audio if audio.ndim == 1 or audio.shape[0] >= audio.shape[1] else audio.T  # (N, C)
+        wav = resample(mix_to_mono(frames), int(sample_rate), self.feature_config.sample_rate)
+        return _Waveform(name, wav)
 
     def predict_many(self, paths: Iterable[str | os.PathLike], batch_size: Optional[int] = None,
-                     progress: bool = True) -> list[Prediction]:
+                     progress: bool = False) -> list[Prediction]:
         """:meth:`predict` for many files, batching windows across files.
 
         Args:
             paths: audio files.
             batch_size: windows per forward pass of this call (default: the detector's, which
                 this call leaves as it is).
-            progress: tqdm progress bar.
+            progress: tqdm progress bar (off unless asked: the API is quiet).
         Raises:
             AudioError: naming the first file that cannot be read.
         """
@@ -348,7 +431,7 @@ class Detector:
                 return self.predict_many(paths, None, progress)
             finally:
                 self.batch_size = saved
-        paths = [Path(p) for p in paths]
+        paths = [p if isinstance(p, _Waveform) else Path(p) for p in paths]
         out: list[Prediction] = []
         pending: list[tuple[Path, list[int], int, int, float]] = []
         windows: list[np.ndarray] = []
