@@ -120,3 +120,22 @@ def test_predict(run, tiny_dataset):
     assert all(e.event_label in DESED_CLASSES and 0 <= e.onset < e.offset <= first.duration for e in first.events)
     [single] = api.predict(run.run_dir, clips[0])
     np.testing.assert_allclose(single.frame_scores, first.frame_scores, atol=1e-6)
+
+
+def test_train_is_quiet_unless_progress_is_asked(tiny_dataset, tmp_path, capfd, caplog):
+    """api.train printed Lightning's info lines ("`Trainer.fit` stopped: ...") although the API
+    is quiet (issue 21 item 4); with progress=True they are shown. (Under pytest Lightning's
+    records reach caplog, not stderr: both are checked.)"""
+    sets = TINY[:-1] + ["trainer.max_epochs=1", "batch.batch_size=8"]
+
+    def lightning_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "Trainer.fit" in r.getMessage()]
+
+    capfd.readouterr()
+    api.train(GL_RECIPE, tiny_dataset, tmp_path / "quiet", overrides=sets)
+    quiet = capfd.readouterr()
+    assert "Trainer.fit" not in quiet.err + quiet.out and not lightning_lines()
+    assert quiet.out == "" and quiet.err == ""  # nothing at all: no bar, no table
+    api.train(GL_RECIPE, tiny_dataset, tmp_path / "loud", overrides=sets, progress=True)
+    loud = capfd.readouterr()
+    assert lightning_lines() or "Trainer.fit" in loud.err

@@ -24,8 +24,9 @@ line or key.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Optional, Sequence, Union
 
 from jointsed.errors import JointsedError
 from jointsed.runs.precision import DEFAULT_PRECISION
@@ -206,8 +207,31 @@ def train(
 
     config = _as_config(recipe, overrides)
     check_device(config.trainer.accelerator, "trainer.accelerator")
-    return _train(config, data_root, run_dir, resume=resume, progress=progress, stage=stage,
-                  init_checkpoint=init_checkpoint, force=force)
+    with _lightning_quiet(not progress):
+        return _train(config, data_root, run_dir, resume=resume, progress=progress, stage=stage,
+                      init_checkpoint=init_checkpoint, force=force)
+
+
+@contextmanager
+def _lightning_quiet(quiet: bool) -> Iterator[None]:
+    # Lightning logs its info lines ("`Trainer.fit` stopped: ...", the devices) at INFO to its own
+    # stderr handler; the API is quiet unless progress is asked for, so they are raised to WARNING
+    # for the call only (warnings and errors still show)
+    if not quiet:
+        yield
+        return
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric",
+                                                    "pytorch_lightning", "lightning_fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def tune(
