@@ -115,3 +115,16 @@ def test_dataframe(tmp_path):
         from_dataframe(frame, ["clip", "t0", "t1", "cls"])
     with pytest.raises(AnnotationError, match="missing column"):
         from_dataframe(frame)
+
+
+def test_folder_of_tables_and_mixed_formats(tmp_path, capsys):
+    folder = tmp_path / "labels"
+    folder.mkdir()
+    (folder / "part1.csv").write_text("filename,onset,offset,event_label\na.wav,0,1,beep\n")
+    (folder / "part2.csv").write_text("filename,onset,offset,event_label\nb.wav,2,3,hum\n")
+    strong = tmp_path / "strong.tsv"
+    assert main(["import-labels", str(folder), "--strong", str(strong)]) == 0
+    assert read_strong_tsv(strong, None).filenames == ["a.wav", "b.wav"]
+    (folder / "rec.txt").write_text("1\t2\tbeep\n")
+    assert main(["import-labels", str(folder), "--strong", str(strong), "--force"]) == 2
+    assert "convert one format per call" in capsys.readouterr().err

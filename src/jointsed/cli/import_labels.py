@@ -47,7 +47,8 @@ def _expand(inputs: list[Path], fmt: str | None) -> list[Path]:
     files: list[Path] = []
     for path in inputs:
         if path.is_dir():
-            suffixes = {"table": (".csv", ".tsv")}.get(fmt or "", (".txt",))
+            suffixes = {"table": (".csv", ".tsv"), "audacity": (".txt",), "raven": (".txt",)}.get(
+                fmt or "", (".txt", ".csv", ".tsv"))
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes and p.is_file())
             if not found:
                 raise AnnotationError(f"{path}: no {' or '.join(suffixes)} label files in this folder")
@@ -83,6 +84,11 @@ def run(args: argparse.Namespace) -> int:
     if args.weak is not None and args.weak.resolve() == args.strong.resolve():
         raise OutputError(f"--weak {args.weak}: the same file as --strong")
     fmt = args.format or _guess_format(files[0])
+    mixed = sorted({_guess_format(f) for f in files} - {fmt}) if args.format is None else []
+    if mixed:  # one format per call: a folder of label tracks with a stray table is a mistake
+        other = next(f for f in files if _guess_format(f) != fmt)
+        raise AnnotationError(f"{other}: looks like a {mixed[0]} file, {files[0]} like a {fmt} file; "
+                              "convert one format per call (or give --format)")
     classes = parse_classes(args.classes) if args.classes else None
     if fmt == "table":
         parts = [label_import.read_table(f, args.columns, classes=classes) for f in files]
