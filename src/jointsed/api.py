@@ -374,12 +374,15 @@ def evaluate_files(
                                predictions="predictions.tsv")
         m["event_based"]["macro_f1"]
     """
-    from jointsed.data.classes import resolve_classes
+    from jointsed.data.classes import explain_unknown_label, resolve_classes
     from jointsed.evaluate import evaluate_run
 
     names, note = resolve_classes(classes, ground_truth)
-    results = evaluate_run(ground_truth, durations, predictions=predictions, operating_points=operating_points,
-                           scores=scores, threshold=threshold, classes=names)
+    try:
+        results = evaluate_run(ground_truth, durations, predictions=predictions, operating_points=operating_points,
+                               scores=scores, threshold=threshold, classes=names)
+    except JointsedError as exc:
+        raise explain_unknown_label(exc, note is not None, "classes=[...]") from None
     if note:  # the API prints nothing: the statement travels with the result
         results["classes_inferred"] = note
     return results

@@ -74,6 +74,12 @@ def test_cli_evaluate_files_on_own_classes(own_set, tmp_path, capsys):
                  "--classes", str(listed), "--json", str(out)]) == 0
     assert "note:" not in capsys.readouterr().err
     assert json.loads(out.read_text())["classes"] == ["siren", "hum", "dog_bark", "beep"]
+    # a predicted label the ground truth never names, classes inferred: the hint says how to give them
+    (tmp_path / "more.tsv").write_text(predictions.read_text() + "a.flac\t8.0\t9.0\tbeep\n")
+    assert main(["evaluate", str(gt), "--durations", str(durations), "--predictions",
+                 str(tmp_path / "more.tsv")]) == 2
+    err = capsys.readouterr().err
+    assert "more.tsv, line 5: unknown label 'beep'" in err and "give the full class list with --classes" in err
     # a predicted label outside the given classes: the file and line, exit 2
     assert main(["evaluate", str(gt), "--durations", str(durations), "--predictions", str(predictions),
                  "--classes", "siren,hum"]) == 2

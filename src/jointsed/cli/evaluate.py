@@ -119,7 +119,8 @@ def _run_mode(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _files_mode(args: argparse.Namespace) -> dict[str, Any]:
-    from jointsed.data.classes import resolve_classes
+    from jointsed.data.classes import explain_unknown_label, resolve_classes
+    from jointsed.errors import JointsedError
     from jointsed.evaluate import EvaluationError, evaluate_run
 
     if args.ground_truth is None:
@@ -136,15 +137,18 @@ def _files_mode(args: argparse.Namespace) -> dict[str, Any]:
     classes, note = resolve_classes(args.classes, args.ground_truth)
     if note:  # stderr: the class list decides which labels are valid and the order of the table
         print(f"note: {note}", file=sys.stderr)
-    return evaluate_run(
-        args.ground_truth,
-        args.durations,
-        predictions=args.predictions,
-        operating_points=args.operating_points,
-        scores=args.scores,
-        threshold=args.threshold,
-        classes=classes,
-    )
+    try:
+        return evaluate_run(
+            args.ground_truth,
+            args.durations,
+            predictions=args.predictions,
+            operating_points=args.operating_points,
+            scores=args.scores,
+            threshold=args.threshold,
+            classes=classes,
+        )
+    except JointsedError as exc:
+        raise explain_unknown_label(exc, note is not None, "--classes a,b,c") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -93,3 +93,12 @@ def resolve_classes(
     note = (f"classes inferred from the labels of {ground_truth}: {', '.join(inferred)} "
             "(give the classes, e.g. --classes a,b,c, to set them and their order)")
     return inferred, note
+
+
+def explain_unknown_label(exc: Exception, inferred: bool, how: str) -> Exception:
+    """``exc`` with a hint when it is an unknown label and the classes were inferred from the
+    ground truth (a class the predictions use but the truth never names): say how to give them."""
+    if inferred and "unknown label" in str(exc):
+        return type(exc)(f"{exc} (the classes were read from the ground truth's labels; give the full "
+                         f"class list with {how})")
+    return exc
